@@ -1,0 +1,3 @@
+"""layerwise: unsupervised learning and greedy layer-wise pre-training on PyTorch."""
+
+__version__ = "0.1.0"

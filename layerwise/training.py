@@ -1,0 +1,523 @@
+"""The one training loop: :func:`fit`.
+
+Every model of layerwise trains through :func:`fit`. A model provides
+
+``training_loss(batch) -> scalar tensor``
+    the loss of one batch, averaged over it (for an RBM the surrogate F(v_data) - F(v_model)
+    whose gradient is the Boltzmann learning rule);
+
+or overrides ``training_step(batch, optimizer) -> loss`` where its update is not a plain
+gradient step (ISTA, wake-sleep, the RBM's closed-form CD update), and optionally
+
+``validate_data(x)``
+    called once on the whole data set before any work (raise ``ValueError`` for data the
+    model cannot take);
+``metrics(batch) -> dict``
+    run once an epoch, on a fixed monitoring subset and on the validation set, never per batch;
+``configure_optimizers(optimizer, lr, momentum, weight_decay) -> torch.optim.Optimizer``
+    to replace the default optimiser (weight decay on tensors with ``dim() >= 2`` only);
+``config() -> dict``
+    constructor arguments, so that checkpoints can rebuild the model.
+
+The loop owns batching, the progress bar, the per-epoch history, checkpoints and resume,
+the NaN/inf guard, devices and ``torch.distributed`` (DDP under ``torchrun``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DistributedSampler, TensorDataset
+
+from . import checkpoint as ckpt
+from ._validation import check_choice, check_int, check_real, check_tensor
+
+__all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "resolve_device",
+           "as_arrays", "all_reduce_mean"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "linear", "cosine", "exponential")
+MONITOR_SIZE = 1024
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class History(list):
+    """Per-epoch records (a list of dicts) with column access and CSV output.
+
+    ``history["loss"]`` is the list of that column; ``history[-1]`` the last record.
+    """
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return [row.get(key, float("nan")) for row in self]
+        return super().__getitem__(key)
+
+    @property
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for row in self:
+            cols.extend(k for k in row if k not in cols)
+        return cols
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the history as CSV (atomically) and return the path."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.columns)
+            writer.writeheader()
+            writer.writerows(self)
+        os.replace(tmp, path)
+        return path
+
+
+class Callback:
+    """Hooks called by :func:`fit` on rank 0. Subclass and override what you need.
+
+    Set ``state.stop = True`` in a hook to end training after the current epoch.
+    """
+
+    def on_fit_start(self, state: "FitState") -> None:  # pragma: no cover - interface
+        pass
+
+    def on_epoch_end(self, state: "FitState", record: dict) -> None:  # pragma: no cover
+        pass
+
+    def on_fit_end(self, state: "FitState") -> None:  # pragma: no cover
+        pass
+
+
+@dataclass
+class FitState:
+    """What callbacks see: the model, optimiser, epoch, history, device and run folder."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer | None
+    device: torch.device
+    epochs: int
+    epoch: int = 0
+    history: History = field(default_factory=History)
+    checkpoint_dir: Path | None = None
+    rank: int = 0
+    world_size: int = 1
+    stop: bool = False
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when present (the local rank's GPU under torchrun), else the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"The 'device' parameter must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {device!r} instead.") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but CUDA is not available here; use 'auto' or 'cpu'.")
+    return dev
+
+
+def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
+    """Normalise ``data`` (tensor, array, (X, y) tuple or TensorDataset) to a tuple of tensors.
+
+    Floating arrays are checked for NaN/inf; every array must have the same first dimension
+    and at least one sample.
+    """
+    if isinstance(data, TensorDataset):
+        parts = tuple(data.tensors)
+    elif isinstance(data, (tuple, list)):
+        parts = tuple(data)
+    else:
+        parts = (data,)
+    if not parts:
+        raise ValueError(f"'{name}' is empty; expected a tensor X or a tuple (X, y).")
+    arrays = []
+    for i, part in enumerate(parts):
+        label = name if len(parts) == 1 else f"{name}[{i}]"
+        if isinstance(part, torch.Tensor) and not part.is_floating_point():
+            t = part
+            if t.dim() == 0 or t.shape[0] == 0:
+                raise ValueError(f"'{label}' must hold at least 1 sample(s); got shape {tuple(t.shape)}.")
+        elif isinstance(part, np.ndarray) and not np.issubdtype(part.dtype, np.floating):
+            t = torch.as_tensor(part)
+        else:
+            t = check_tensor(label, part)
+        arrays.append(t)
+    n = arrays[0].shape[0]
+    for i, t in enumerate(arrays[1:], 1):
+        if t.shape[0] != n:
+            raise ValueError(
+                f"All arrays in '{name}' must have the same number of samples; "
+                f"{name}[0] has {n} but {name}[{i}] has {t.shape[0]}."
+            )
+    return tuple(arrays)
+
+
+def _batch(arrays: Sequence[torch.Tensor], idx: torch.Tensor):
+    if len(arrays) == 1:
+        return arrays[0][idx]
+    return tuple(a[idx] for a in arrays)
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
+    return dist.get_rank(), dist.get_world_size()
+
+
+def all_reduce_mean(tensors: Iterable[torch.Tensor]) -> None:
+    """Average tensors in place over all processes (a no-op outside ``torch.distributed``).
+
+    Models that override ``training_step`` call this on their updates to train under DDP.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        world = dist.get_world_size()
+        for t in tensors:
+            dist.all_reduce(t)
+            t.div_(world)
+
+
+class _LossModule(nn.Module):
+    """Lets DistributedDataParallel wrap ``model.training_loss``: DDP syncs through forward."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        return self.model.training_loss(batch)
+
+
+def default_optimizer(model: nn.Module, optimizer: str, lr: float, momentum: float,
+                      weight_decay: float) -> torch.optim.Optimizer:
+    """Build the named optimiser; weight decay only on tensors with ``dim() >= 2`` (weights, not biases)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [g for g in ({"params": decay, "weight_decay": weight_decay},
+                          {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    if not groups:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters for the optimiser.")
+    if optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    if optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.RMSprop(groups, lr=lr, momentum=momentum)
+
+
+def schedule_factor(schedule: str | Callable[[int], float] | None, epoch: int, epochs: int) -> float:
+    """Learning-rate multiplier at the start of ``epoch`` (0-based).
+
+    ``"constant"`` 1; ``"linear"`` decays to 0 at the end; ``"cosine"`` 0.5 (1 + cos(pi e / E));
+    ``"exponential"`` 0.95^e; a callable gets the epoch and returns the factor.
+    """
+    if schedule is None or schedule == "constant":
+        return 1.0
+    if callable(schedule):
+        return float(schedule(epoch))
+    if schedule == "linear":
+        return 1.0 - epoch / max(epochs, 1)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    return 0.95 ** epoch
+
+
+def _progress_bar(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, arrays: tuple[torch.Tensor, ...], batch_size: int, prefix: str,
+              with_loss: bool) -> dict[str, float]:
+    """Mean training loss (in eval mode) and ``metrics`` over ``arrays``, weighted by batch size."""
+    was_training = model.training
+    model.eval()
+    n = arrays[0].shape[0]
+    sums: dict[str, float] = {}
+    has_metrics = hasattr(model, "metrics")
+    can_loss = with_loss and hasattr(model, "training_loss")
+    for start in range(0, n, batch_size):
+        idx = torch.arange(start, min(start + batch_size, n), device=arrays[0].device)
+        batch = _batch(arrays, idx)
+        w = idx.numel()
+        values: dict[str, float] = {}
+        if can_loss:
+            values["loss"] = float(model.training_loss(batch))
+        if has_metrics:
+            values.update({k: float(v) for k, v in model.metrics(batch).items()})
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v * w
+    model.train(was_training)
+    return {f"{prefix}{k}": v / n for k, v in sums.items()}
+
+
+def fit(
+    model: nn.Module,
+    data: Any,
+    epochs: int = 10,
+    batch_size: int = 64,
+    optimizer: str | torch.optim.Optimizer = "sgd",
+    lr: float = 0.01,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    validation: Any = None,
+    callbacks: Iterable[Callback | Callable] = (),
+    *,
+    progress: bool = True,
+    shuffle: bool = True,
+    lr_schedule: str | Callable[[int], float] | None = None,
+    desc: str | None = None,
+) -> History:
+    """Train ``model`` on ``data``: the one loop every layerwise model goes through.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Provides ``training_loss(batch)`` or ``training_step(batch, optimizer)`` (see the
+        module docstring for the whole contract). Moved to ``device``; trained in place.
+    data : tensor, array, tuple (X, y) or TensorDataset
+        A single array gives batches that are tensors; a tuple gives tuples of tensors.
+    epochs : int
+        Passes over the data (counted from the start of the run, also on resume).
+    batch_size : int
+        Samples per batch (per process under ``torchrun``: the global batch is
+        ``batch_size * world_size``).
+    optimizer : {"sgd", "adam", "adamw", "rmsprop"} or torch.optim.Optimizer
+        Built over the model's parameters with weight decay on weights only (``dim() >= 2``),
+        unless the model has ``configure_optimizers`` or an instance is given.
+    lr, momentum, weight_decay : float
+        Learning rate (> 0), momentum for SGD/RMSprop in [0, 1), L2 decay (>= 0).
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
+        ``"auto"`` takes CUDA when present.
+    seed : int
+        Seeds torch's RNG (noise, Gibbs sampling) and the shuffling, which depends on
+        ``seed`` and the epoch only, so that a resumed run sees the same batches.
+    checkpoint_dir : path-like, optional
+        Run folder: ``last/`` (safetensors checkpoint after every epoch) and
+        ``history.csv``. Only rank 0 writes.
+    resume : bool
+        Continue from ``checkpoint_dir/last`` when it exists (weights, optimiser, RNG, epoch,
+        history), ending with the same weights as an uninterrupted run.
+    validation : tensor or tuple, optional
+        Evaluated once an epoch: ``val_loss`` and ``val_<metric>``.
+    callbacks : iterable
+        :class:`Callback` objects, or callables ``f(state, record)`` run at each epoch end.
+    progress : bool
+        Show a tqdm progress bar with the live loss (rank 0 only).
+    shuffle : bool
+        Reshuffle every epoch.
+    lr_schedule : {"constant", "linear", "cosine", "exponential"} or callable, optional
+        Per-epoch learning-rate multiplier (see :func:`schedule_factor`).
+    desc : str, optional
+        Label of the progress bar.
+
+    Returns
+    -------
+    History
+        One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
+        the model's ``metrics`` on a fixed training subset, and validation entries.
+
+    Raises
+    ------
+    NonFiniteLossError
+        When the loss becomes NaN or infinite; the last good checkpoint is left as it was.
+    """
+    # ---- check everything before any work -------------------------------------------------
+    has_step = callable(getattr(model, "training_step", None))
+    if not has_step and not callable(getattr(model, "training_loss", None)):
+        raise TypeError(
+            f"{type(model).__name__} cannot be trained by layerwise.fit: it needs a "
+            "training_loss(batch) method (or training_step(batch, optimizer))."
+        )
+    epochs = check_int("epochs", epochs, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    lr = check_real("lr", lr, 0.0, low_open=True)
+    momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
+    weight_decay = check_real("weight_decay", weight_decay, 0.0)
+    seed = check_int("seed", seed)
+    if isinstance(optimizer, str):
+        check_choice("optimizer", optimizer, OPTIMIZERS)
+    elif not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"The 'optimizer' parameter must be one of {OPTIMIZERS} or a torch.optim.Optimizer. Got {optimizer!r} instead.")
+    if isinstance(lr_schedule, str):
+        check_choice("lr_schedule", lr_schedule, SCHEDULES)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir to resume from.")
+    arrays = as_arrays(data, "data")
+    val_arrays = as_arrays(validation, "validation") if validation is not None else None
+    if hasattr(model, "validate_data"):
+        model.validate_data(arrays[0])
+        if val_arrays is not None:
+            model.validate_data(val_arrays[0])
+    callbacks = list(callbacks)
+
+    # ---- devices, processes, optimiser ----------------------------------------------------
+    device = resolve_device(device)
+    rank, world = _init_distributed(device)
+    model.to(device)
+    arrays = tuple(a.to(device) for a in arrays)
+    if val_arrays is not None:
+        val_arrays = tuple(a.to(device) for a in val_arrays)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        opt = optimizer
+    elif hasattr(model, "configure_optimizers"):
+        opt = model.configure_optimizers(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    elif any(p.requires_grad for p in model.parameters()):
+        opt = default_optimizer(model, optimizer, lr, momentum, weight_decay)
+    else:
+        opt = None
+    base_lrs = [g["lr"] for g in opt.param_groups] if opt is not None else []
+    fit_config = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
+                  "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "seed": seed,
+                  "shuffle": shuffle, "world_size": world,
+                  "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"}
+
+    run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    state = FitState(model=model, optimizer=opt, device=device, epochs=epochs,
+                     checkpoint_dir=run_dir, rank=rank, world_size=world)
+    torch.manual_seed(seed)
+    if resume and run_dir is not None and ((run_dir / "last").exists() or (run_dir / ".last.old").exists()):
+        saved = ckpt.load_checkpoint(run_dir / "last", map_location=device)
+        ckpt.load_state_into(model, saved["model_state"])
+        ckpt.restore_trainer(opt, saved)
+        state.epoch = int(saved["meta"]["epoch"])
+        state.history = History(saved["meta"].get("history", []))
+        base_lrs = [g.get("initial_lr", g["lr"]) for g in saved["meta"].get("optimizer", {}).get("param_groups", [])] or base_lrs
+    if opt is not None:
+        for g, base in zip(opt.param_groups, base_lrs):
+            g.setdefault("initial_lr", base)
+
+    # DDP syncs gradients through forward(); a model with its own training_step syncs itself.
+    step_module: nn.Module = model
+    if world > 1 and not has_step and opt is not None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        step_module = DDP(_LossModule(model), device_ids=[device.index] if device.type == "cuda" else None)
+    elif not has_step:
+        step_module = _LossModule(model)
+
+    n = arrays[0].shape[0]
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 7919)
+    monitor_idx = torch.randperm(n, generator=gen)[:MONITOR_SIZE].sort().values.to(device)
+    monitor = tuple(a[monitor_idx] for a in arrays)
+    main = rank == 0
+    check_every = 1 if device.type == "cpu" else 25
+    n_batches = math.ceil(math.ceil(n / world) / batch_size)
+    bar = _progress_bar(n_batches * max(epochs - state.epoch, 0), progress and main,
+                        desc or type(model).__name__)
+    for cb in callbacks:
+        if main and hasattr(cb, "on_fit_start"):
+            cb.on_fit_start(state)
+
+    model.train()
+    try:
+        while state.epoch < epochs and not state.stop:
+            epoch = state.epoch
+            factor = schedule_factor(lr_schedule, epoch, epochs)
+            if opt is not None:
+                for g in opt.param_groups:
+                    g["lr"] = g["initial_lr"] * factor
+            sampler.set_epoch(epoch)
+            order = torch.as_tensor(list(iter(sampler)), dtype=torch.long, device=device)
+            t0 = time.perf_counter()
+            total = torch.zeros((), device=device, dtype=torch.float64)
+            seen = 0
+            for b, start in enumerate(range(0, order.numel(), batch_size)):
+                idx = order[start:start + batch_size]
+                batch = _batch(arrays, idx)
+                if has_step:
+                    loss = model.training_step(batch, opt)
+                    loss = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+                else:
+                    opt.zero_grad(set_to_none=True)
+                    loss = step_module(batch)
+                    loss.backward()
+                    opt.step()
+                    loss = loss.detach()
+                total += loss.to(total.device, total.dtype) * idx.numel()
+                seen += idx.numel()
+                if b % check_every == 0 and not bool(torch.isfinite(loss)):
+                    _non_finite(state, epoch, b, loss, opt)
+                if bar is not None:
+                    bar.update(1)
+                    if b % 10 == 0:
+                        bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{float(loss):.4g}", refresh=False)
+            mean_loss = float(total) / max(seen, 1)
+            if not math.isfinite(mean_loss):
+                _non_finite(state, epoch, None, mean_loss, opt)
+            if world > 1:
+                t = torch.tensor([mean_loss], device=device)
+                all_reduce_mean([t])
+                mean_loss = float(t)
+            record: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss,
+                                      "lr": opt.param_groups[0]["lr"] if opt is not None else float("nan")}
+            if hasattr(model, "metrics"):
+                record.update(_evaluate(model, monitor, max(batch_size, 256), "", with_loss=False))
+            if val_arrays is not None:
+                record.update(_evaluate(model, val_arrays, max(batch_size, 256), "val_", with_loss=True))
+            record["seconds"] = time.perf_counter() - t0
+            state.history.append(record)
+            state.epoch = epoch + 1
+            if main and run_dir is not None:
+                ckpt.save_checkpoint(run_dir / "last", model, opt, epoch=state.epoch,
+                                     history=state.history, fit_config=fit_config)
+                state.history.to_csv(run_dir / "history.csv")
+            if main:
+                for cb in callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        cb.on_epoch_end(state, record)
+                    elif callable(cb):
+                        cb(state, record)
+    finally:
+        if bar is not None:
+            bar.close()
+    if main:
+        for cb in callbacks:
+            if hasattr(cb, "on_fit_end"):
+                cb.on_fit_end(state)
+    model.eval()
+    return state.history
+
+
+def _non_finite(state: FitState, epoch: int, batch: int | None, loss, opt) -> None:
+    where = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
+    kept = ""
+    if state.checkpoint_dir is not None and (state.checkpoint_dir / "last").exists():
+        kept = f" The last good checkpoint (epoch {state.epoch}) is kept at '{state.checkpoint_dir / 'last'}'."
+    lr = opt.param_groups[0]["lr"] if opt is not None else None
+    raise NonFiniteLossError(
+        f"The training loss became {float(loss)} at {where}; stopping.{kept} "
+        f"Try a smaller learning rate (now {lr}) or check the data and the model's settings."
+    )
