@@ -1,2 +1,144 @@
-def main(argv=None):
-    raise SystemExit("layerwise: the command line is not written yet")
+"""The ``layerwise`` command: demo, run, datasets, configs, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<name>-<time>)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (overrides the config)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerwise",
+        description="Unsupervised learning and greedy layer-wise pre-training on PyTorch.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="pre-training vs random init on the embedded digits (about a minute)",
+                          description="With 10%% of the digits' training labels, fine-tune the same MLP from "
+                          "random initialisation and from stacked autoencoder pre-training (plain, denoising, "
+                          "sparse, contractive); print the table and write a run folder with report.md and PNGs.")
+    _common(demo)
+    demo.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the config's 3)")
+
+    run = sub.add_parser("run", help="run a YAML run file (or a built-in config by name)",
+                         description="Run CONFIG (a YAML file, or a built-in name: see 'layerwise configs'). "
+                         "Extra arguments --section.key=value override the file, e.g. --pretrain.epochs=5.")
+    run.add_argument("config", help="YAML run file or built-in config name")
+    _common(run)
+
+    ds = sub.add_parser("datasets", help="list the data sets, where each is looked for, whether it is found",
+                        description="List the data sets and where each is looked for: --root, else "
+                        "$LAYERWISE_DATA, else ~/.cache/layerwise.")
+    ds.add_argument("--root", default=None, help="data root to look in")
+
+    sub.add_parser("configs", help="list the built-in run files", description="List the built-in run files.")
+
+    ev = sub.add_parser("evaluate", help="reconstruction error of an autoencoder checkpoint on a data set",
+                        description="Load a checkpoint (a run folder or its last/) and report the model's "
+                        "metrics on a data set's split.")
+    ev.add_argument("checkpoint", type=Path)
+    ev.add_argument("--data", default="digits", help="data set name (default digits)")
+    ev.add_argument("--split", default="test", choices=["train", "test"])
+    ev.add_argument("--root", default=None, help="data root")
+    return parser
+
+
+def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
+    from .config import load_config
+    from .runner import default_run_dir, format_table, run, summarise
+
+    if args.device:
+        overrides = [*overrides, f"device={args.device}"]
+    cfg = load_config(cfg_name, overrides)
+    out = args.out or default_run_dir(cfg.name)
+    print(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
+    t0 = time.perf_counter()
+    report = run(cfg, out, command=command, progress=not args.no_progress)
+    if cfg.task == "compare":
+        import csv
+
+        rows = list(csv.DictReader(open(out / "results.csv")))
+        for r in rows:
+            for k in ("test_accuracy", "pretrain_seconds", "finetune_seconds"):
+                r[k] = float(r[k])
+            r["seed"] = int(r["seed"])
+        print()
+        print(format_table(summarise(rows)))
+    print(f"\nreport: {report}  ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``layerwise`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    command = "layerwise " + " ".join(shlex.quote(a) for a in argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides look like --section.key=value)")
+    from .config import ConfigError
+
+    try:
+        if args.command == "demo":
+            overrides = [f"seeds={list(range(args.seeds))}"] if args.seeds else []
+            return _cmd_run("demo", args, overrides, command)
+        if args.command == "run":
+            return _cmd_run(args.config, args, extra, command)
+        if args.command == "datasets":
+            from . import datasets
+
+            print(datasets.format_available(datasets.available(args.root)))
+            return 0
+        if args.command == "configs":
+            from .config import builtin_configs
+
+            for name, path in builtin_configs().items():
+                first = next((l[1:].strip() for l in path.read_text().splitlines() if l.startswith("#")), "")
+                print(f"{name:<14} {first}")
+            return 0
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
+    except (ConfigError, ValueError, FileNotFoundError, TypeError) as exc:
+        print(f"layerwise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import torch
+
+    from . import datasets
+    from .checkpoint import load_model
+
+    model = load_model(args.checkpoint)
+    x, _ = datasets.load(args.data, args.split, root=args.root)
+    if hasattr(model, "validate_data"):
+        model.validate_data(x)
+    model.eval()
+    with torch.no_grad():
+        values = model.metrics(x)
+    print(f"{model!r} on {args.data}/{args.split} ({len(x)} samples):")
+    for k, v in values.items():
+        print(f"  {k}: {v:.6g}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

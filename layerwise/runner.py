@@ -1,0 +1,336 @@
+"""Runs described by a :class:`~layerwise.config.RunConfig`: the pipeline behind ``layerwise run``
+and ``layerwise demo``, writing a run folder with ``report.md``, ``results.csv`` and pictures.
+
+Task ``compare``: for every seed and every variant, pre-train a stack of layer learners on the
+*unlabelled* training images, fine-tune the network with the kept fraction of labels, and
+measure test accuracy; the variant ``random`` (no pre-training) is the baseline, with the same
+architecture and the same labelled subset. The report says, per variant, whether pre-training
+helped, with the paired difference over seeds and its standard error.
+
+Task ``autoencoder``: train one :class:`~layerwise.AutoEncoder` and report its reconstruction
+error, filters and reconstructions.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from . import datasets, plots
+from .config import ConfigError, RunConfig, TrainConfig, check_options, config_to_dict
+from .models.autoencoder import AutoEncoder
+from .pretraining import build_mlp, finetune, pretrain
+from .training import fit
+
+__all__ = ["prepare_data", "run", "run_compare", "run_autoencoder", "verdict", "default_run_dir"]
+
+# Keys a variant may not set: the architecture is the network section's, shared with the baseline.
+_ARCHITECTURE_KEYS = ("n_inputs", "hidden_sizes", "activation")
+
+
+@dataclass
+class Prepared:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    image_shape: tuple[int, ...]
+
+
+def prepare_data(cfg, seed: int = 0) -> Prepared:
+    """Load, transform and flatten the train and test splits named by a :class:`DataConfig`."""
+    opts: dict[str, Any] = {"root": cfg.root, "flatten": False, "scale": cfg.scale}
+    if cfg.path is not None:
+        opts["path"] = cfg.path
+    if cfg.size is not None:
+        opts["size"] = tuple(cfg.size)
+    if cfg.name == "image-folder":
+        opts["grayscale"] = cfg.grayscale
+    tx, ty = datasets.load(cfg.name, "train", **opts)
+    try:
+        sx, sy = datasets.load(cfg.name, "test", **opts)
+    except ValueError:
+        raise ConfigError(f"Data set {cfg.name!r} has no test split to evaluate on.")
+    if cfg.max_train:
+        tx, ty = tx[: cfg.max_train], ty[: cfg.max_train]
+    if cfg.max_test:
+        sx, sy = sx[: cfg.max_test], sy[: cfg.max_test]
+    shape = tuple(tx.shape[1:])
+    tx, sx = tx.reshape(len(tx), -1), sx.reshape(len(sx), -1)
+    if cfg.divide is not None:
+        t = datasets.Divide(cfg.divide)
+        tx, sx = t(tx), t(sx)
+    if cfg.binarize is not None:
+        t = datasets.Binarize(threshold=cfg.binarize)
+        tx, sx = t(tx), t(sx)
+    if cfg.standardize:
+        t = datasets.Standardize().fit(tx)
+        tx, sx = t(tx), t(sx)
+    return Prepared(tx.float(), ty.long(), sx.float(), sy.long(), shape)
+
+
+def _fit_options(train: TrainConfig, device: str, seed: int) -> dict:
+    return {"epochs": train.epochs, "batch_size": train.batch_size, "optimizer": train.optimizer,
+            "lr": train.lr, "momentum": train.momentum, "weight_decay": train.weight_decay,
+            "lr_schedule": train.lr_schedule, "device": device, "seed": seed}
+
+
+def _learners(cfg: RunConfig, options: dict) -> list:
+    options = dict(options)
+    kind = options.pop("learner", "autoencoder")
+    if kind != "autoencoder":
+        raise ConfigError(f"Unknown layer learner {kind!r}; available: autoencoder.")
+    bad = sorted(set(options) & set(_ARCHITECTURE_KEYS))
+    if bad:
+        raise ConfigError(f"Variant options may not set {', '.join(bad)}: the architecture comes "
+                          "from the 'network' section, so that every variant and the baseline share it.")
+    options.setdefault("init", cfg.network.init)
+    check_options(AutoEncoder, options, "variants.<name>", skip=_ARCHITECTURE_KEYS)
+    act = cfg.network.activation
+    return [lambda n, h=h: AutoEncoder(n, [h], activation=act, **options) for h in cfg.network.hidden_sizes]
+
+
+def verdict(diffs: list[float]) -> str:
+    """Plain words for paired accuracy differences (variant - random) over seeds.
+
+    "helped" / "hurt" when the mean difference is more than two standard errors away from
+    zero; otherwise "no clear difference". One seed gives no error bar and says so.
+    """
+    if not diffs:
+        return "baseline"
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return f"{mean * 100:+.1f} points (one seed: no error bar)"
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    wins = sum(d > 0 for d in diffs)
+    text = f"{mean * 100:+.1f} ± {se * 100:.1f} points, better in {wins}/{len(diffs)} seeds"
+    if mean - 2 * se > 0:
+        return f"helped: {text}"
+    if mean + 2 * se < 0:
+        return f"hurt: {text}"
+    return f"no clear difference: {text}"
+
+
+def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Pre-train each variant, fine-tune with the kept labels, compare against random init."""
+    for name, options in cfg.variants.items():  # check every variant before any work
+        if options is not None:
+            _learners(cfg, options)
+    rows: list[dict] = []
+    curves: dict[str, list[dict]] = {}
+    pre_curves: dict[str, list[dict]] = {}
+    for seed in cfg.seeds:
+        data = prepare_data(cfg.data, seed)
+        lx, ly, _ = datasets.label_fraction(data.train_x, data.train_y, cfg.data.label_fraction, seed=seed)
+        n_classes = int(torch.cat([data.train_y, data.test_y]).max()) + 1
+        for name, options in cfg.variants.items():
+            torch.manual_seed(seed)
+            t0 = time.perf_counter()
+            stack = None
+            if options is None:
+                network = build_mlp(data.train_x.shape[1], cfg.network.hidden_sizes,
+                                    cfg.network.activation, cfg.network.init)
+                pre_s = 0.0
+            else:
+                stack = pretrain(_learners(cfg, options), data.train_x, progress=progress,
+                                 **_fit_options(cfg.pretrain, cfg.device, seed))
+                network, pre_s = stack, time.perf_counter() - t0
+            t1 = time.perf_counter()
+            clf, hist = finetune(network, (lx, ly), n_classes, loss=cfg.classifier.loss,
+                                 validation=(data.test_x, data.test_y), progress=progress,
+                                 **_fit_options(cfg.finetune, cfg.device, seed))
+            fine_s = time.perf_counter() - t1
+            acc = clf.accuracy(data.test_x, data.test_y)
+            rows.append({"variant": name, "seed": seed, "test_accuracy": acc,
+                         "pretrain_seconds": pre_s, "finetune_seconds": fine_s,
+                         "n_labelled": len(ly), "n_unlabelled": len(data.train_x)})
+            log(f"  seed {seed}  {name:<14} test accuracy {acc:.4f}  pre-train {pre_s:6.1f} s  fine-tune {fine_s:6.1f} s")
+            if seed == cfg.seeds[0]:
+                curves[name] = list(hist)
+                if stack is not None:
+                    pre_curves[name] = list(stack.histories[0])
+                    _variant_pictures(out, name, stack, data)
+    _write_results(out, rows)
+    _summary_pictures(out, cfg, rows, curves, pre_curves)
+    return rows
+
+
+def _variant_pictures(out: Path, name: str, stack, data: Prepared) -> None:
+    first = stack.learners[0]
+    shape = data.image_shape if len(data.image_shape) > 1 else None
+    if shape is None:
+        return
+    plots.plot_filters(first.weights()[0].detach().cpu(), out / f"filters_{name}.png",
+                       shape=_grid_shape(shape), title=f"first-layer filters: {name}")
+    if getattr(first, "noise", None):
+        x = data.test_x[:10].to(first.weights()[0].device)
+        first.train()
+        noisy = first.corrupt(x)
+        first.eval()
+        with torch.no_grad():
+            recon = first(noisy)
+        plots.plot_reconstructions({"clean": x.cpu(), "noisy": noisy.cpu(), "reconstruction": recon.cpu()},
+                                   out / f"denoising_{name}.png", shape=_grid_shape(shape), n=10,
+                                   title=f"{name}: noisy inputs and their reconstructions")
+
+
+def _grid_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+
+
+def _write_results(out: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with open(out / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summarise(rows: list[dict], baseline: str = "random") -> list[dict]:
+    """Mean ± std per variant, and the verdict against the baseline (paired by seed)."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["variant"], []).append(r)
+    base = {r["seed"]: r["test_accuracy"] for r in by.get(baseline, [])}
+    table = []
+    for name, rs in by.items():
+        accs = [r["test_accuracy"] for r in rs]
+        diffs = [r["test_accuracy"] - base[r["seed"]] for r in rs if r["seed"] in base] if name != baseline and base else []
+        table.append({
+            "variant": name,
+            "accuracy_mean": statistics.fmean(accs),
+            "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            "pretrain_seconds": statistics.fmean(r["pretrain_seconds"] for r in rs),
+            "finetune_seconds": statistics.fmean(r["finetune_seconds"] for r in rs),
+            "verdict": verdict(diffs) if name != baseline else "baseline",
+        })
+    return table
+
+
+def format_table(table: list[dict]) -> str:
+    """The summary as a Markdown table (printed by the CLI and written into report.md)."""
+    lines = ["| variant | test accuracy | pre-training s | fine-tuning s | against random init |",
+             "|---|---|---|---|---|"]
+    for t in table:
+        lines.append(f"| {t['variant']} | {t['accuracy_mean'] * 100:.1f} ± {t['accuracy_std'] * 100:.1f} % "
+                     f"| {t['pretrain_seconds']:.1f} | {t['finetune_seconds']:.1f} | {t['verdict']} |")
+    return "\n".join(lines)
+
+
+def _summary_pictures(out: Path, cfg: RunConfig, rows, curves, pre_curves) -> None:
+    if curves:
+        plots.plot_curves(curves, out / "finetune_curves.png", keys=("loss", "val_accuracy"),
+                          title="fine-tuning (seed %d): training loss and test accuracy" % cfg.seeds[0])
+    if pre_curves:
+        plots.plot_curves(pre_curves, out / "pretrain_curves.png", keys=("loss",),
+                          title="pre-training, first layer: loss per epoch")
+    table = summarise(rows)
+    plots.plot_bars([t["variant"] for t in table],
+                    {"pre-training": [t["pretrain_seconds"] for t in table],
+                     "fine-tuning": [t["finetune_seconds"] for t in table]},
+                    out / "time_split.png", ylabel="seconds", stacked=True,
+                    title="where the time goes")
+
+
+def machine_summary() -> str:
+    """One line: CPU/GPU, threads, torch version, date — for reports and benchmarks."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores "
+            f"({torch.get_num_threads()} torch threads), {gpu}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}; {_dt.date.today().isoformat()}")
+
+
+def write_report(out: Path, cfg: RunConfig, rows: list[dict], command: str, seconds: float) -> Path:
+    """Write ``report.md``: the table, the verdicts, the pictures, the command and the machine."""
+    table = summarise(rows)
+    pictures = sorted(p.name for p in out.glob("*.png"))
+    n_lab = rows[0]["n_labelled"] if rows else 0
+    n_unl = rows[0]["n_unlabelled"] if rows else 0
+    text = [f"# {cfg.name}: does pre-training help?", "",
+            f"Data: `{cfg.data.name}`, {n_unl} unlabelled training images for pre-training, "
+            f"{n_lab} of them labelled ({cfg.data.label_fraction:.0%} per class) for fine-tuning; "
+            f"accuracy on the test split after the last fine-tuning epoch (no model selection on test). "
+            f"Network {cfg.network.hidden_sizes} {cfg.network.activation}, classifier loss "
+            f"{cfg.classifier.loss}; seeds {cfg.seeds}.", "",
+            format_table(table), "",
+            "Verdicts compare each variant with random initialisation seed by seed (same labelled "
+            "subset, same fine-tuning): the mean paired difference ± its standard error; 'helped' "
+            "or 'hurt' only when it is more than two standard errors from zero.", ""]
+    text += [f"![{p}]({p})" for p in pictures]
+    text += ["", f"Command: `{command}`  ", f"Wall time: {seconds:.1f} s  ", f"Machine: {machine_summary()}", "",
+             "Resolved configuration: `config.yaml` in this folder; per-run numbers: `results.csv`."]
+    path = out / "report.md"
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+def run_autoencoder(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Train one AutoEncoder on the training split; report test reconstruction error and pictures."""
+    options = dict(cfg.model)
+    check_options(AutoEncoder, options, "model", skip=("n_inputs",))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    torch.manual_seed(seed)
+    model = AutoEncoder(data.train_x.shape[1], **options)
+    t0 = time.perf_counter()
+    hist = fit(model, data.train_x, checkpoint_dir=out, validation=data.test_x, progress=progress,
+               **_fit_options(cfg.train, cfg.device, seed))
+    secs = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        test = model.metrics(data.test_x.to(next(model.parameters()).device))
+    row = {"model": repr(model), "seconds": secs, **{f"test_{k}": v for k, v in test.items()}}
+    _write_results(out, [row])
+    shape = _grid_shape(data.image_shape)
+    if len(data.image_shape) > 1:
+        plots.plot_filters(model.weights()[0].detach().cpu(), out / "filters.png", shape=shape)
+        x = data.test_x[:10].to(next(model.parameters()).device)
+        panel = {"clean": x.cpu()}
+        if model.noise:
+            model.train()
+            x_in = model.corrupt(x)
+            model.eval()
+            panel["noisy"] = x_in.cpu()
+        else:
+            x_in = x
+        with torch.no_grad():
+            panel["reconstruction"] = model(x_in).cpu()
+        plots.plot_reconstructions(panel, out / "reconstructions.png", shape=shape)
+    plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "val_loss"))
+    log(f"  {model!r}: test " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()) + f"  ({secs:.1f} s)")
+    return [row]
+
+
+def default_run_dir(name: str, base: str | Path = "runs") -> Path:
+    """``runs/<name>-<YYYYmmdd-HHMMSS>``."""
+    return Path(base) / f"{name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log=print) -> Path:
+    """Run ``cfg`` into the folder ``out``; return the report's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    t0 = time.perf_counter()
+    if cfg.task == "autoencoder":
+        rows = run_autoencoder(cfg, out, progress, log)
+        path = out / "report.md"
+        lines = [f"# {cfg.name}", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0]),
+                 "| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in rows[0].values()) + " |", ""]
+        lines += [f"![{p.name}]({p.name})" for p in sorted(out.glob("*.png"))]
+        lines += ["", f"Command: `{command}`  ", f"Machine: {machine_summary()}"]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+    rows = run_compare(cfg, out, progress, log)
+    return write_report(out, cfg, rows, command, time.perf_counter() - t0)

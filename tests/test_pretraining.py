@@ -1,0 +1,135 @@
+"""Greedy layer-wise pre-training and fine-tuning."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from layerwise.models.autoencoder import AutoEncoder
+from layerwise.pretraining import Classifier, Stack, build_mlp, finetune, pretrain
+
+
+class Spy(nn.Module):
+    """A layer learner that records what it was trained on; its code is a fixed map."""
+
+    def __init__(self, n_inputs, n_out, propagate="mean"):
+        super().__init__()
+        self.n_inputs = n_inputs
+        self.lin = nn.Linear(n_inputs, n_out)
+        self.seen = []
+        self.propagate = propagate
+
+    def training_loss(self, x):
+        self.seen.append(x.clone())
+        return (self.lin(x) ** 2).mean()
+
+    def encoder(self):
+        return nn.Sequential(self.lin, nn.Sigmoid())
+
+    @torch.no_grad()
+    def transform(self, x):
+        return torch.sigmoid(self.lin(x))
+
+    @torch.no_grad()
+    def sample_code(self, x):
+        return torch.bernoulli(self.transform(x))
+
+
+def test_each_layer_trains_on_the_codes_of_the_one_below():
+    x = torch.rand(40, 6)
+    spies = []
+
+    def make(n):
+        spies.append(Spy(n, 4 if not spies else 3))
+        return spies[-1]
+
+    stack = pretrain([make, make], x, epochs=2, batch_size=40, lr=0.1, shuffle=False, progress=False, device="cpu")
+    assert isinstance(stack, Stack) and isinstance(stack, nn.Sequential) and len(stack) == 2
+    assert spies[0].n_inputs == 6 and spies[1].n_inputs == 4
+    torch.testing.assert_close(spies[0].seen[0], x)
+    # layer 2 saw layer 1's codes *after* layer 1 finished training
+    torch.testing.assert_close(spies[1].seen[0], spies[0].transform(x))
+    assert stack[0][0] is spies[0].lin  # the encoder shares the learner's parameters
+    assert len(stack.histories) == 2 and len(stack.seconds) == 2 and stack.learners == spies
+    torch.testing.assert_close(stack(x), spies[1].transform(spies[0].transform(x)))
+
+
+def test_propagate_samples_gives_binary_codes():
+    x = torch.rand(30, 5)
+    a, b = Spy(5, 4, propagate="sample"), Spy(4, 2)
+    pretrain([a, b], x, epochs=1, batch_size=30, progress=False, device="cpu")
+    assert set(b.seen[0].unique().tolist()) <= {0.0, 1.0}
+    c, d = Spy(5, 4), Spy(4, 2)
+    pretrain([c, d], x, epochs=1, batch_size=30, progress=False, device="cpu", propagate="sample")
+    assert set(d.seen[0].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_per_layer_options_and_errors():
+    x = torch.rand(20, 6)
+    s = pretrain([Spy(6, 4), Spy(4, 2)], x, epochs=[1, 3], batch_size=20, progress=False, device="cpu")
+    assert [len(h) for h in s.histories] == [1, 3]
+    with pytest.raises(ValueError, match="'epochs' has 3 entries, but there are 2 layer learners"):
+        pretrain([Spy(6, 4), Spy(4, 2)], x, epochs=[1, 2, 3], progress=False)
+    with pytest.raises(ValueError, match=r"Layer learner 2 \(Spy\) expects 5 inputs, but layer 1 produces 4"):
+        pretrain([Spy(6, 4), Spy(5, 2)], x, epochs=1, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"expects 7 inputs, but the data has 6"):
+        pretrain([Spy(7, 4)], x, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="has no encoder"):
+        pretrain([nn.Linear(6, 3)], x, progress=False)
+    with pytest.raises(ValueError, match="'layer_learners' is empty"):
+        pretrain([], x)
+
+
+def test_autoencoder_stack_matches_random_baseline_structure():
+    x = torch.rand(50, 8)
+    stack = pretrain([lambda n: AutoEncoder(n, [6], activation="tanh"), lambda n: AutoEncoder(n, [3], activation="tanh")],
+                     x, epochs=1, batch_size=25, progress=False, device="cpu")
+    base = build_mlp(8, [6, 3], "tanh")
+    assert {k: v.shape for k, v in stack.state_dict().items()} == {k: v.shape for k, v in base.state_dict().items()}
+    assert [type(m) for m in stack.modules()][1:] == [type(m) for m in base.modules()][1:]
+
+
+def test_classifier_losses_against_hand_formulas():
+    torch.manual_seed(0)
+    body = build_mlp(4, [5], "sigmoid")
+    x, y = torch.rand(7, 4), torch.tensor([0, 2, 1, 2, 0, 1, 1])
+    ce = Classifier(body, 3)
+    logits = ce(x)
+    expected = -torch.log_softmax(logits, 1)[torch.arange(7), y].mean()
+    torch.testing.assert_close(ce.training_loss((x, y)), expected)
+    bce = Classifier(body, 3, loss="bce")
+    p = torch.sigmoid(bce(x))
+    t = F.one_hot(y, 3).float()
+    expected = -(t * p.log() + (1 - t) * (1 - p).log()).sum(1).mean()
+    torch.testing.assert_close(bce.training_loss((x, y)), expected)
+    proba = bce.predict_proba(x)
+    torch.testing.assert_close(proba.sum(1), torch.ones(7))
+    assert torch.equal(bce.predict(x), proba.argmax(1))
+
+
+def test_finetune_label_errors():
+    net = build_mlp(4, [3])
+    x = torch.rand(6, 4)
+    with pytest.raises(ValueError, match="1-d array of int class indices"):
+        finetune(net, (x, torch.rand(6)), progress=False)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 2\); got 3"):
+        finetune(net, (x, torch.tensor([0, 1, 3, 0, 1, 0])), n_classes=2, progress=False)
+    with pytest.raises(ValueError, match="needs labelled data"):
+        finetune(net, x, progress=False)
+
+
+@pytest.mark.slow
+def test_pretrained_network_learns_digits_from_few_labels():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(d.target)
+    torch.manual_seed(0)
+    stack = pretrain([lambda n: AutoEncoder(n, [64], loss="bce")], x[:1400], epochs=20, batch_size=32,
+                     optimizer="adam", lr=0.003, progress=False, device="cpu")
+    idx = torch.arange(0, 1400, 7)  # 200 labels
+    clf, hist = finetune(stack, (x[idx], y[idx]), 10, epochs=40, batch_size=16, lr=0.1, momentum=0.9,
+                         progress=False, device="cpu", validation=(x[1400:], y[1400:]))
+    assert clf.accuracy(x[1400:], y[1400:]) > 0.85
+    assert hist["val_accuracy"][-1] == pytest.approx(clf.accuracy(x[1400:], y[1400:]))
