@@ -1,3 +1,19 @@
-"""layerwise: unsupervised learning and greedy layer-wise pre-training on PyTorch."""
+"""layerwise: unsupervised learning and greedy layer-wise pre-training on PyTorch.
+
+>>> import layerwise as lw
+>>> X, y = lw.datasets.load("digits")                    # embedded, no download
+>>> stack = lw.pretrain([lambda n: lw.AutoEncoder(n, [64], loss="bce", noise="masking", noise_level=0.3)],
+...                     X, epochs=10, optimizer="adam", lr=3e-3, progress=False)
+>>> clf, history = lw.finetune(stack, (X[:150], y[:150]), epochs=20, progress=False)
+"""
+
+from . import datasets
+from .checkpoint import load_model, save_checkpoint
+from .models.autoencoder import AutoEncoder
+from .pretraining import Classifier, build_mlp, finetune, pretrain
+from .training import Callback, History, fit
 
 __version__ = "0.1.0"
+
+__all__ = ["AutoEncoder", "Callback", "Classifier", "History", "build_mlp", "datasets", "finetune",
+           "fit", "load_model", "pretrain", "save_checkpoint", "__version__"]

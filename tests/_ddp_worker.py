@@ -36,3 +36,6 @@ if __name__ == "__main__":
 
     if not dist.is_initialized() or dist.get_rank() == 0:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
