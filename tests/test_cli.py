@@ -1,0 +1,112 @@
+"""Run files, the runner and the command line."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from layerwise import cli
+from layerwise.config import ConfigError, apply_overrides, builtin_configs, config_from_dict, load_config
+from layerwise.runner import verdict
+
+QUICK = ["--seeds=[0]", "--data.max_train=300", "--data.max_test=100", "--pretrain.epochs=2",
+         "--finetune.epochs=2"]
+
+
+def test_unknown_keys_are_named_with_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"Unknown key 'epochz'; valid keys are: .*seeds.*task"):
+        config_from_dict({"epochz": 3})
+    with pytest.raises(ConfigError, match=r"Unknown key 'pretrain.epoch'; valid keys of 'pretrain' are: batch_size, epochs, lr"):
+        config_from_dict({"pretrain": {"epoch": 3}})
+    with pytest.raises(ConfigError, match=r"'finetune.lr' must be of type float; got 'fast'"):
+        config_from_dict({"finetune": {"lr": "fast"}})
+    with pytest.raises(ConfigError, match="'task' must be one of"):
+        config_from_dict({"task": "dance"})
+
+
+def test_overrides_parse_yaml_values():
+    values = apply_overrides({"pretrain": {"epochs": 3}}, ["--pretrain.epochs=5", "network.hidden_sizes=[8, 4]", "data.divide=null"])
+    assert values == {"pretrain": {"epochs": 5}, "network": {"hidden_sizes": [8, 4]}, "data": {"divide": None}}
+    with pytest.raises(ConfigError, match="must look like section.key=value"):
+        apply_overrides({}, ["--pretrain.epochs"])
+
+
+@pytest.mark.parametrize("name", sorted(builtin_configs()))
+def test_builtin_configs_are_valid(name):
+    cfg = load_config(name)
+    assert cfg.name
+
+
+def test_verdict_paired_t_test():
+    assert verdict([]) == "baseline"
+    assert verdict([0.05, 0.06, 0.055]).startswith("helped: +5.5")
+    assert verdict([-0.05, -0.06, -0.055]).startswith("hurt")
+    assert verdict([0.05, -0.04, 0.01]).startswith("no clear difference")
+    # +2.5 ± 0.87 points over 3 seeds: 2.9 standard errors, within t(0.975, 2) = 4.30 of zero
+    assert verdict([0.01, 0.025, 0.04]).startswith("no clear difference")
+    assert "one seed" in verdict([0.02])
+
+
+def test_help_on_every_command(capsys):
+    for args in ([], ["demo", "--help"], ["run", "--help"], ["datasets", "--help"], ["configs", "--help"], ["evaluate", "--help"]):
+        try:
+            code = cli.main(args)
+        except SystemExit as exc:
+            code = exc.code
+        assert code == 0
+        assert "usage" in capsys.readouterr().out.lower()
+
+
+def test_datasets_and_configs_listing(capsys, tmp_path):
+    assert cli.main(["datasets", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "mnist" in out and str(tmp_path) in out
+    assert cli.main(["configs"]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_run_compare_writes_report_results_and_pictures(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "demo", "--out", str(out), "--no-progress", *QUICK]) == 0
+    printed = capsys.readouterr().out
+    assert "| random |" in printed and "| denoising |" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["variant"] for r in rows] == ["random", "autoencoder", "denoising", "sparse", "contractive"]
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in rows)
+    assert float(rows[0]["pretrain_seconds"]) == 0.0 and float(rows[1]["pretrain_seconds"]) > 0.0
+    report = (out / "report.md").read_text()
+    assert "does pre-training help" in report and "![filters_autoencoder.png]" in report
+    for name in ("filters_denoising.png", "reconstructions_denoising.png", "finetune_curves.png",
+                 "pretrain_curves.png", "time_split.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert yaml.safe_load((out / "config.yaml").read_text())["data"]["max_train"] == 300
+
+
+def test_run_autoencoder_then_evaluate_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "ae"
+    assert cli.main(["run", "digits_dae", "--out", str(out), "--no-progress", "--train.epochs=2"]) == 0
+    assert (out / "last" / "model.safetensors").exists() and (out / "reconstructions.png").exists()
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--data", "digits"]) == 0
+    assert "reconstruction_error" in capsys.readouterr().out
+
+
+def test_bad_run_files_fail_with_a_message(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: compare\nvariants:\n  dae: {noise: masking, noise_levl: 0.3}\n")
+    assert cli.main(["run", str(bad), "--out", str(tmp_path / "x"), "--no-progress", *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown key 'variants.<name>.noise_levl'" in err and "noise_level" in err
+    assert not (tmp_path / "x" / "results.csv").exists()
+    assert cli.main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert "No run file" in capsys.readouterr().err
+    bad.write_text("variants:\n  wide: {hidden_sizes: [5]}\n")
+    assert cli.main(["run", str(bad), "--no-progress", "--out", str(tmp_path / "y")]) == 2
+    assert "may not set hidden_sizes" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run([sys.executable, "-m", "layerwise.cli", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "demo" in proc.stdout
