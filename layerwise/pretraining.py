@@ -25,15 +25,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import functional as LF
 from ._validation import check_choice, check_int
 from .training import History, as_arrays, fit
 
 __all__ = ["pretrain", "finetune", "Classifier", "Stack", "build_mlp"]
 
-LayerLearner = nn.Module
-ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
-    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Identity,
-}
 
 
 class Stack(nn.Sequential):
@@ -180,13 +177,13 @@ def build_mlp(n_inputs: int, hidden_sizes: Sequence[int], activation: str = "sig
     (N(0, 0.1^2), the lecture's neon code) or ``"torch"`` (``nn.Linear``'s default).
     """
     check_int("n_inputs", n_inputs, 1)
-    check_choice("activation", activation, ACTIVATION_MODULES)
+    check_choice("activation", activation, LF.ACTIVATIONS)
     check_choice("init", init, ("xavier", "gaussian", "torch"))
     blocks = []
     for n_in, n_out in zip([n_inputs, *hidden_sizes[:-1]], hidden_sizes):
         lin = nn.Linear(n_in, check_int("hidden_sizes[i]", n_out, 1))
         _init_linear(lin, init)
-        blocks.append(nn.Sequential(lin, ACTIVATION_MODULES[activation]()))
+        blocks.append(nn.Sequential(lin, LF.activation_module(activation)))
     return nn.Sequential(*blocks)
 
 
