@@ -490,16 +490,16 @@ def fit(
             record["seconds"] = time.perf_counter() - t0
             state.history.append(record)
             state.epoch = epoch + 1
-            if main and run_dir is not None:
-                ckpt.save_checkpoint(run_dir / "last", model, opt, epoch=state.epoch,
-                                     history=state.history, fit_config=fit_config)
-                state.history.to_csv(run_dir / "history.csv")
-            if main:
+            if main:  # callbacks may add entries to the record (an AIS estimate, say) before it is saved
                 for cb in callbacks:
                     if hasattr(cb, "on_epoch_end"):
                         cb.on_epoch_end(state, record)
                     elif callable(cb):
                         cb(state, record)
+            if main and run_dir is not None:
+                ckpt.save_checkpoint(run_dir / "last", model, opt, epoch=state.epoch,
+                                     history=state.history, fit_config=fit_config)
+                state.history.to_csv(run_dir / "history.csv")
     finally:
         if bar is not None:
             bar.close()
