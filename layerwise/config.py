@@ -7,6 +7,7 @@ A run file has these sections (every key optional; defaults below):
     name: demo                 # names the run folder
     task: compare              # "compare": pre-train + fine-tune each variant, against random init
                                # "autoencoder": train one AutoEncoder unsupervised
+                               # "rbm": train one RBM; "dbn": pre-train a DBN, sample, fine-tune
     seeds: [0, 1, 2]
     device: auto
     data: {name: digits, label_fraction: 0.1}
@@ -17,8 +18,11 @@ A run file has these sections (every key optional; defaults below):
     variants:                  # name -> layer-learner options (null: no pre-training)
       random: null
       denoising: {loss: bce, noise: masking, noise_level: 0.3}
-    model: {...}               # task "autoencoder": AutoEncoder arguments
-    train: {...}               # task "autoencoder": fit() options
+      rbm: {learner: rbm, k: 1, pretrain: {optimizer: sgd, lr: 0.05, momentum: 0.5}}
+      dbn: {learner: dbn, persistent: true}
+    model: {...}               # tasks "autoencoder", "rbm", "dbn": the model's arguments
+    train: {...}               # tasks "autoencoder", "rbm": fit() options
+    evaluate: {ais_runs: 100, ais_betas: 10000, samples: 64, sample_steps: 1000}
 
 An unknown key anywhere is an error that names it and lists the valid ones (minGPT's
 ``merge_from_args`` and nanoGPT's configurator, without ``exec``).
@@ -34,7 +38,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "ClassifierConfig", "RunConfig",
+__all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "EvalConfig", "ClassifierConfig", "RunConfig",
            "load_config", "apply_overrides", "config_to_dict", "check_options", "ConfigError",
            "builtin_configs"]
 
@@ -83,6 +87,14 @@ class ClassifierConfig:
 
 
 @dataclass
+class EvalConfig:
+    ais_runs: int = 0               # > 0: AIS estimate of log Z (RBM, DBN bound) with this many runs
+    ais_betas: int = 10000          # intermediate temperatures of AIS
+    samples: int = 64               # Gibbs chains drawn for the samples picture
+    sample_steps: int = 1000        # Gibbs sweeps per chain
+
+
+@dataclass
 class RunConfig:
     name: str = "run"
     task: str = "compare"
@@ -96,9 +108,10 @@ class RunConfig:
     variants: dict[str, dict | None] = field(default_factory=lambda: {"random": None, "autoencoder": {}})
     model: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
 
 
-TASKS = ("compare", "autoencoder")
+TASKS = ("compare", "autoencoder", "rbm", "dbn")
 
 
 def _build(cls, values: Any, where: str):

@@ -13,7 +13,10 @@ append a classifier head and fine-tune the whole network with labels.
 ``transform(x) -> codes``
     the codes passed to the next layer (means: h = E[h | x]);
 ``propagate`` (optional, ``"mean"`` or ``"sample"``) and ``sample_code(x)``
-    where a learner says the next layer should see samples (as a DBN may).
+    where a learner says the next layer should see samples (as a DBN may);
+``init_from_data(x)`` (optional)
+    called once with the layer's training data before it trains (an RBM sets its visible
+    biases from the base rates, as Hinton's practical guide advises).
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ def pretrain(
                 f"Layer learner {k + 1} ({type(learner).__name__}) expects {expected} inputs, "
                 f"but {below} {codes.shape[1]} features."
             )
+        if callable(getattr(learner, "init_from_data", None)):
+            learner.init_from_data(codes)  # e.g. an RBM's visible biases from the base rates
         run = dict(progress=progress, callbacks=callbacks,
                    desc=f"pretrain layer {k + 1}/{n_layers}",
                    **{name: values[k] for name, values in options.items()})

@@ -14,6 +14,7 @@ error, filters and reconstructions.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import math
 import os
@@ -30,6 +31,8 @@ import yaml
 from . import datasets, plots
 from .config import ConfigError, RunConfig, TrainConfig, check_options, config_to_dict
 from .models.autoencoder import AutoEncoder
+from .models.dbn import DBN
+from .models.rbm import RBM
 from .pretraining import build_mlp, finetune, pretrain
 from .training import fit
 
@@ -86,19 +89,63 @@ def _fit_options(train: TrainConfig, device: str, seed: int) -> dict:
             "lr_schedule": train.lr_schedule, "device": device, "seed": seed}
 
 
-def _learners(cfg: RunConfig, options: dict) -> list:
+LEARNERS = ("autoencoder", "rbm", "dbn")
+
+
+def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfig]:
+    """A variant's learner kind, its model options, and its pre-training settings (the
+    ``pretrain`` section, updated by the variant's own ``pretrain:`` entries)."""
     options = dict(options)
     kind = options.pop("learner", "autoencoder")
-    if kind != "autoencoder":
-        raise ConfigError(f"Unknown layer learner {kind!r}; available: autoencoder.")
-    bad = sorted(set(options) & set(_ARCHITECTURE_KEYS))
+    if kind not in LEARNERS:
+        raise ConfigError(f"Unknown layer learner {kind!r}; available: {', '.join(LEARNERS)}.")
+    train = dataclasses.replace(cfg.pretrain, **_train_overrides(options.pop("pretrain", None)))
+    bad = sorted(set(options) & set(_ARCHITECTURE_KEYS + ("n_visible", "n_hidden", "sizes")))
     if bad:
         raise ConfigError(f"Variant options may not set {', '.join(bad)}: the architecture comes "
                           "from the 'network' section, so that every variant and the baseline share it.")
-    options.setdefault("init", cfg.network.init)
-    check_options(AutoEncoder, options, "variants.<name>", skip=_ARCHITECTURE_KEYS)
-    act = cfg.network.activation
-    return [lambda n, h=h: AutoEncoder(n, [h], activation=act, **options) for h in cfg.network.hidden_sizes]
+    if kind in ("rbm", "dbn") and cfg.network.activation != "sigmoid":
+        raise ConfigError(f"A {kind} variant gives sigmoid layers (p(h = 1 | v)); set network.activation "
+                          f"to 'sigmoid' (it is {cfg.network.activation!r}) so that the baseline matches.")
+    if kind == "autoencoder":
+        options.setdefault("init", cfg.network.init)
+        check_options(AutoEncoder, options, "variants.<name>", skip=_ARCHITECTURE_KEYS)
+    elif kind == "rbm":
+        check_options(RBM, options, "variants.<name>", skip=("n_visible", "n_hidden", "device", "dtype"))
+    else:
+        check_options(DBN, options, "variants.<name>", skip=("sizes",))
+    return kind, options, train
+
+
+def _train_overrides(values: dict | None) -> dict:
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"A variant's 'pretrain' entry must be a mapping; got {values!r}.")
+    valid = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - valid)
+    if unknown:
+        raise ConfigError(f"Unknown key(s) {', '.join(repr('variants.<name>.pretrain.' + u) for u in unknown)}; "
+                          f"valid keys are: {', '.join(sorted(valid))}.")
+    return values
+
+
+def _pretrain_variant(cfg: RunConfig, options: dict, x: torch.Tensor, seed: int, progress: bool):
+    """Pre-train one variant on ``x``; return (network, learners, histories)."""
+    kind, model_options, train = _split_variant(cfg, options)
+    fit_options = _fit_options(train, cfg.device, seed)
+    sizes = cfg.network.hidden_sizes
+    if kind == "dbn":
+        dbn = DBN([x.shape[1], *sizes], **model_options)
+        dbn.pretrain(x, progress=progress, **fit_options)
+        return dbn.encoder(), list(dbn.rbms), dbn
+    if kind == "rbm":
+        makers = [lambda n, h=h: RBM(n, h, **model_options) for h in sizes]
+    else:
+        act = cfg.network.activation
+        makers = [lambda n, h=h: AutoEncoder(n, [h], activation=act, **model_options) for h in sizes]
+    stack = pretrain(makers, x, progress=progress, **fit_options)
+    return stack, stack.learners, stack
 
 
 def verdict(diffs: list[float]) -> str:
@@ -131,7 +178,7 @@ def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> 
     """Pre-train each variant, fine-tune with the kept labels, compare against random init."""
     for name, options in cfg.variants.items():  # check every variant before any work
         if options is not None:
-            _learners(cfg, options)
+            _split_variant(cfg, options)
     # torch imports its compiler lazily when the first optimiser is built (seconds, once per
     # process): do it now so that it is not charged to whichever variant happens to run first.
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -145,15 +192,14 @@ def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> 
         for name, options in cfg.variants.items():
             torch.manual_seed(seed)
             t0 = time.perf_counter()
-            stack = None
+            learners = None
             if options is None:
                 network = build_mlp(data.train_x.shape[1], cfg.network.hidden_sizes,
                                     cfg.network.activation, cfg.network.init)
                 pre_s = 0.0
             else:
-                stack = pretrain(_learners(cfg, options), data.train_x, progress=progress,
-                                 **_fit_options(cfg.pretrain, cfg.device, seed))
-                network, pre_s = stack, time.perf_counter() - t0
+                network, learners, record = _pretrain_variant(cfg, options, data.train_x, seed, progress)
+                pre_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             clf, hist = finetune(network, (lx, ly), n_classes, loss=cfg.classifier.loss,
                                  validation=(data.test_x, data.test_y), progress=progress,
@@ -166,23 +212,32 @@ def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> 
             log(f"  seed {seed}  {name:<14} test accuracy {acc:.4f}  pre-train {pre_s:6.1f} s  fine-tune {fine_s:6.1f} s")
             if seed == cfg.seeds[0]:
                 curves[name] = list(hist)
-                if stack is not None:
-                    pre_curves[name] = list(stack.histories[0])
-                    _variant_pictures(out, name, stack, data)
+                if learners is not None:
+                    pre_curves[name] = list(_histories(record)[0])
+                    _variant_pictures(out, name, learners[0], data)
     _write_results(out, rows)
     _summary_pictures(out, cfg, rows, curves, pre_curves)
     return rows
 
 
-def _variant_pictures(out: Path, name: str, stack, data: Prepared) -> None:
-    first = stack.learners[0]
+def _histories(record) -> list:
+    return list(getattr(record, "histories", None) or getattr(record, "histories_", None) or [[]])
+
+
+def _first_weight(learner) -> torch.Tensor:
+    """The first layer's weight matrix (n_hidden, n_inputs) of an autoencoder or an RBM."""
+    w = getattr(learner, "weight", None)
+    return (w if isinstance(w, torch.Tensor) else learner.weights()[0]).detach().cpu()
+
+
+def _variant_pictures(out: Path, name: str, first, data: Prepared) -> None:
     shape = data.image_shape if len(data.image_shape) > 1 else None
     if shape is None:
         return
-    plots.plot_filters(first.weights()[0].detach().cpu(), out / f"filters_{name}.png",
+    plots.plot_filters(_first_weight(first), out / f"filters_{name}.png",
                        shape=_grid_shape(shape), title=f"first-layer filters: {name}")
     if getattr(first, "noise", None):
-        x = data.test_x[:10].to(first.weights()[0].device)
+        x = data.test_x[:10].to(next(first.parameters()).device)
         first.train()
         noisy = first.corrupt(x)
         first.eval()
@@ -296,14 +351,10 @@ def run_autoencoder(cfg: RunConfig, out: Path, progress: bool = True, log=print)
     hist = fit(model, data.train_x, checkpoint_dir=out, validation=data.test_x, progress=progress,
                **_fit_options(cfg.train, cfg.device, seed))
     secs = time.perf_counter() - t0
-    model.eval()
-    with torch.no_grad():
-        test = model.metrics(data.test_x.to(next(model.parameters()).device))
-    row = {"model": repr(model), "seconds": secs, **{f"test_{k}": v for k, v in test.items()}}
-    _write_results(out, [row])
+    test = _test_metrics(model, data.test_x)
     shape = _grid_shape(data.image_shape)
     if len(data.image_shape) > 1:
-        plots.plot_filters(model.weights()[0].detach().cpu(), out / "filters.png", shape=shape)
+        plots.plot_filters(_first_weight(model), out / "filters.png", shape=shape)
         x = data.test_x[:10].to(next(model.parameters()).device)
         panel = {"clean": x.cpu()}
         if model.noise:
@@ -317,7 +368,116 @@ def run_autoencoder(cfg: RunConfig, out: Path, progress: bool = True, log=print)
             panel["reconstruction"] = model(x_in).cpu()
         plots.plot_reconstructions(panel, out / "reconstructions.png", shape=shape)
     plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "val_loss"))
-    log(f"  {model!r}: test " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()) + f"  ({secs:.1f} s)")
+    return [_single_row(model, secs, test, log)]
+
+
+def _test_metrics(model, x: torch.Tensor) -> dict[str, float]:
+    model.eval()
+    with torch.no_grad():
+        return model.metrics(x.to(next(model.parameters()).device))
+
+
+def _single_row(model, secs: float, test: dict, log) -> dict:
+    log(f"  {model!r}: test " + ", ".join(f"{k} {v:.6g}" for k, v in test.items()) + f"  ({secs:.1f} s)")
+    return {"model": repr(model).splitlines()[0], "seconds": secs, **{f"test_{k}": v for k, v in test.items()}}
+
+
+def _sample_pictures(out: Path, draw, n_visible: int, shape, ev) -> None:
+    """samples.png (the chains' last states) and chain.png (snapshots of the first 8 chains)."""
+    every = max(ev.sample_steps // 10, 1)
+    snaps = draw(ev.samples, ev.sample_steps, every)            # (T, n, D)
+    if len(shape) < 2:
+        return
+    plots.plot_samples(snaps[-1].cpu(), out / "samples.png", shape=shape,
+                       title=f"{ev.samples} samples after {ev.sample_steps} Gibbs sweeps")
+    k = min(8, snaps.shape[1])
+    plots.plot_samples(snaps[:, :k].reshape(-1, n_visible).cpu(), out / "chain.png", shape=shape, ncols=k,
+                       title=f"{k} chains, every {every} sweeps (top to bottom)")
+
+
+def run_rbm(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Train one RBM: test reconstruction error and pseudo-likelihood, AIS log-likelihood when
+    ``evaluate.ais_runs > 0``, filters, samples and the chains' evolution."""
+    from . import partition
+
+    options = dict(cfg.model)
+    if "n_hidden" not in options:
+        raise ConfigError("Task 'rbm' needs model.n_hidden.")
+    check_options(RBM, options, "model", skip=("n_visible", "device", "dtype"))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    torch.manual_seed(seed)
+    model = RBM(data.train_x.shape[1], **options)
+    model.init_visible_bias(data.train_x)
+    t0 = time.perf_counter()
+    hist = fit(model, data.train_x, checkpoint_dir=out, validation=data.test_x, progress=progress,
+               **_fit_options(cfg.train, cfg.device, seed))
+    secs = time.perf_counter() - t0
+    test = _test_metrics(model, data.test_x)
+    ev = cfg.evaluate
+    if ev.ais_runs > 0:
+        gen = torch.Generator(device=model.weight.device).manual_seed(seed)
+        ais = partition.ais_log_partition(model, n_runs=ev.ais_runs, n_betas=ev.ais_betas,
+                                          data=data.train_x, generator=gen)
+        with torch.no_grad():
+            ll = float(model.log_likelihood(data.test_x.to(model.weight.device), log_z=ais.log_z).mean())
+        # the band on log Z (mean weight +- 3 standard errors) moves the log-likelihood the other way
+        test.update({"log_z_ais": ais.log_z, "log_likelihood_ais": ll,
+                     "log_likelihood_low": ll - (ais.upper - ais.log_z),
+                     "log_likelihood_high": ll - (ais.lower - ais.log_z)})
+    shape = _grid_shape(data.image_shape)
+    if len(data.image_shape) > 1:
+        plots.plot_filters(_first_weight(model), out / "filters.png", shape=shape)
+    torch.manual_seed(seed)
+    _sample_pictures(out, lambda n, steps, every: model.sample(n, steps, every=every),
+                     model.n_visible, shape, ev)
+    plots.plot_curves({"train": list(hist)}, out / "curves.png",
+                      keys=("loss", "reconstruction_error", "pseudo_log_likelihood"))
+    return [_single_row(model, secs, test, log)]
+
+
+def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Pre-train a DBN greedily, draw samples, fine-tune it as a classifier with the kept labels;
+    the variational lower bound on test log p(v) for two-layer DBNs when ``evaluate.ais_runs > 0``."""
+    from .checkpoint import save_checkpoint
+
+    options = dict(cfg.model)
+    hidden = options.pop("hidden_sizes", None)
+    if not hidden:
+        raise ConfigError("Task 'dbn' needs model.hidden_sizes, e.g. [500, 2000].")
+    check_options(DBN, options, "model", skip=("sizes",))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    torch.manual_seed(seed)
+    dbn = DBN([data.train_x.shape[1], *hidden], **options)
+    t0 = time.perf_counter()
+    dbn.pretrain(data.train_x, progress=progress, **_fit_options(cfg.pretrain, cfg.device, seed))
+    pre_s = time.perf_counter() - t0
+    save_checkpoint(out / "last", dbn)
+    device = next(dbn.parameters()).device
+    test: dict[str, Any] = {}
+    ev = cfg.evaluate
+    if ev.ais_runs > 0 and len(hidden) == 2:
+        log_z = dbn.rbms[-1].log_partition(method="ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas)
+        bound = dbn.lower_bound(data.test_x.to(device), log_z=log_z)
+        test["lower_bound"] = float(bound.mean())
+    lx, ly, _ = datasets.label_fraction(data.train_x, data.train_y, cfg.data.label_fraction, seed=seed)
+    n_classes = int(torch.cat([data.train_y, data.test_y]).max()) + 1
+    t1 = time.perf_counter()
+    clf = dbn.to_classifier(n_classes, loss=cfg.classifier.loss)
+    hist = fit(clf, (lx, ly), validation=(data.test_x, data.test_y), progress=progress, desc="fine-tune",
+               **_fit_options(cfg.finetune, cfg.device, seed))
+    test["test_accuracy"] = clf.accuracy(data.test_x, data.test_y)
+    shape = _grid_shape(data.image_shape)
+    if len(data.image_shape) > 1:
+        plots.plot_filters(_first_weight(dbn.rbms[0]), out / "filters.png", shape=shape)
+    torch.manual_seed(seed)
+    _sample_pictures(out, lambda n, steps, every: dbn.generate(n, gibbs_steps=steps, every=every),
+                     dbn.rbms[0].n_visible, shape, ev)
+    plots.plot_curves({"fine-tuning": list(hist)}, out / "curves.png", keys=("loss", "val_accuracy"))
+    row = _single_row(dbn, pre_s, test, log)
+    row.update({"pretrain_seconds": pre_s, "finetune_seconds": time.perf_counter() - t1,
+                "n_labelled": len(ly)})
     return [row]
 
 
@@ -326,13 +486,30 @@ def default_run_dir(name: str, base: str | Path = "runs") -> Path:
     return Path(base) / f"{name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def check_run(cfg: RunConfig) -> None:
+    """Check a run's model options against the classes they go to, before any folder or work."""
+    if cfg.task == "compare":
+        for options in cfg.variants.values():
+            if options is not None:
+                _split_variant(cfg, options)
+    elif cfg.task == "autoencoder":
+        check_options(AutoEncoder, cfg.model, "model", skip=("n_inputs",))
+    elif cfg.task == "rbm":
+        check_options(RBM, cfg.model, "model", skip=("n_visible", "device", "dtype"))
+    else:
+        check_options(DBN, {k: v for k, v in cfg.model.items() if k != "hidden_sizes"}, "model", skip=("sizes",))
+
+
 def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log=print) -> Path:
     """Run ``cfg`` into the folder ``out``; return the report's path."""
+    check_run(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     t0 = time.perf_counter()
-    if cfg.task == "autoencoder":
-        rows = run_autoencoder(cfg, out, progress, log)
+    single = {"autoencoder": run_autoencoder, "rbm": run_rbm, "dbn": run_dbn}
+    if cfg.task in single:
+        rows = single[cfg.task](cfg, out, progress, log)
+        _write_results(out, rows)
         path = out / "report.md"
         lines = [f"# {cfg.name}", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0]),
                  "| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in rows[0].values()) + " |", ""]
