@@ -7,13 +7,13 @@
 >>> clf, history = lw.finetune(stack, (X[:150], y[:150]), epochs=20, progress=False)
 """
 
-from . import datasets
+from . import datasets, partition
 from .checkpoint import load_model, save_checkpoint
-from .models.autoencoder import AutoEncoder
+from .models import DBN, RBM, AutoEncoder
 from .pretraining import Classifier, build_mlp, finetune, pretrain
 from .training import Callback, History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEncoder", "Callback", "Classifier", "History", "build_mlp", "datasets", "finetune",
-           "fit", "load_model", "pretrain", "save_checkpoint", "__version__"]
+__all__ = ["AutoEncoder", "Callback", "Classifier", "DBN", "History", "RBM", "build_mlp", "datasets",
+           "finetune", "fit", "load_model", "partition", "pretrain", "save_checkpoint", "__version__"]

@@ -1,5 +1,7 @@
 """Model families: one module per family (autoencoder, rbm, dbn, dbm, sbn, deconv)."""
 
 from .autoencoder import AutoEncoder
+from .dbn import DBN
+from .rbm import RBM
 
-__all__ = ["AutoEncoder"]
+__all__ = ["AutoEncoder", "DBN", "RBM"]
