@@ -182,6 +182,10 @@ class RBM(nn.Module):
             self.chains.copy_(self._random_visible(self.n_chains))
         return self
 
+    def init_from_data(self, x: Tensor) -> "RBM":
+        """Hook of :func:`layerwise.pretrain`: :meth:`init_visible_bias`."""
+        return self.init_visible_bias(x)
+
     @property
     def sigma(self) -> Tensor:
         """Per-unit standard deviations of Gaussian visible units (ones for binary units)."""
