@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                           "random initialisation and from stacked autoencoder pre-training (plain, denoising, "
                           "sparse, contractive); print the table and write a run folder with report.md and PNGs.")
     _common(demo)
-    demo.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the config's 3)")
+    demo.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the config's 5)")
 
     run = sub.add_parser("run", help="run a YAML run file (or a built-in config by name)",
                          description="Run CONFIG (a YAML file, or a built-in name: see 'layerwise configs'). "
