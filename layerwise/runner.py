@@ -467,7 +467,7 @@ def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
     clf = dbn.to_classifier(n_classes, loss=cfg.classifier.loss)
     hist = fit(clf, (lx, ly), validation=(data.test_x, data.test_y), progress=progress, desc="fine-tune",
                **_fit_options(cfg.finetune, cfg.device, seed))
-    test["test_accuracy"] = clf.accuracy(data.test_x, data.test_y)
+    test["accuracy"] = clf.accuracy(data.test_x, data.test_y)
     shape = _grid_shape(data.image_shape)
     if len(data.image_shape) > 1:
         plots.plot_filters(_first_weight(dbn.rbms[0]), out / "filters.png", shape=shape)

@@ -110,3 +110,41 @@ def test_bad_run_files_fail_with_a_message(tmp_path, capsys):
 def test_console_script_is_installed():
     proc = subprocess.run([sys.executable, "-m", "layerwise.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "demo" in proc.stdout
+
+
+def test_run_rbm_task_with_ais_then_sample(tmp_path, capsys):
+    out = tmp_path / "rbm"
+    assert cli.main(["run", "digits_rbm", "--out", str(out), "--no-progress", "--model.n_hidden=16",
+                     "--train.epochs=3", "--evaluate.ais_runs=20", "--evaluate.ais_betas=500",
+                     "--evaluate.samples=8", "--evaluate.sample_steps=20"]) == 0
+    row = next(csv.DictReader(open(out / "results.csv")))
+    ll, low, high = (float(row[k]) for k in ("test_log_likelihood_ais", "test_log_likelihood_low", "test_log_likelihood_high"))
+    assert -64 * 0.7 < ll < 0 and low <= ll <= high  # 64 binary pixels: log p(v) between -64 log 2 and 0
+    for name in ("filters.png", "samples.png", "chain.png", "curves.png", "report.md"):
+        assert (out / name).exists(), name
+    capsys.readouterr()
+    assert cli.main(["sample", str(out), "--n", "4", "--steps", "10", "--out", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s" / "samples.png").exists() and (tmp_path / "s" / "chain.png").exists()
+
+
+def test_run_dbn_task(tmp_path):
+    cfg = tmp_path / "dbn.yaml"
+    cfg.write_text("name: tiny-dbn\ntask: dbn\ndata: {name: digits, binarize: 0.5, label_fraction: 0.2}\n"
+                   "model: {hidden_sizes: [16, 8], persistent: true, n_chains: 20}\n"
+                   "pretrain: {epochs: 2, batch_size: 32, lr: 0.05, momentum: 0.5}\n"
+                   "finetune: {epochs: 3, batch_size: 16, lr: 0.1, momentum: 0.9}\n"
+                   "evaluate: {ais_runs: 10, ais_betas: 200, samples: 8, sample_steps: 10}\n")
+    out = tmp_path / "run"
+    assert cli.main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    row = next(csv.DictReader(open(out / "results.csv")))
+    assert float(row["test_lower_bound"]) < 0 and 0 <= float(row["test_accuracy"]) <= 1
+    assert (out / "samples.png").exists() and (out / "last" / "model.safetensors").exists()
+    assert cli.main(["sample", str(out), "--n", "3", "--steps", "5"]) == 0
+
+
+def test_sample_refuses_models_without_chains(tmp_path, capsys):
+    out = tmp_path / "ae"
+    assert cli.main(["run", "digits_dae", "--out", str(out), "--no-progress", "--train.epochs=1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["sample", str(out)]) == 2
+    assert "cannot be sampled" in capsys.readouterr().err
