@@ -148,3 +148,19 @@ def test_sample_refuses_models_without_chains(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["sample", str(out)]) == 2
     assert "cannot be sampled" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("mnist_rbm", ["--train.epochs=1", "--evaluate.ais_runs=5", "--evaluate.ais_betas=100"]),
+    ("mnist_dbn", ["--pretrain.epochs=1", "--finetune.epochs=1", "--evaluate.ais_runs=5", "--evaluate.ais_betas=100",
+                   "--model.hidden_sizes=[32, 16]"]),
+    ("mnist_dae", ["--train.epochs=1"]),
+])
+def test_mnist_configs_run_on_a_slice(name, extra, data_root, tmp_path):
+    if not (data_root / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("MNIST not in the data root")
+    out = tmp_path / name
+    args = ["run", name, "--out", str(out), "--no-progress", f"--data.root={data_root}",
+            "--data.max_train=600", "--data.max_test=200", "--evaluate.samples=4", "--evaluate.sample_steps=5", *extra]
+    assert cli.main(args) == 0
+    assert (out / "report.md").exists() and (out / "results.csv").exists()
