@@ -230,10 +230,11 @@ class RBM(nn.Module):
 
     def visible_input(self, h: Tensor) -> Tensor:
         """b + W^T h for binary visible units; for Gaussian ones the mean b + sigma * (W^T h)."""
-        wh = h @ self.weight  # (B, n_visible)
         if self.log_sigma is not None:
-            return self.visible_bias + self.sigma * wh
-        return self.visible_bias + wh
+            return self.visible_bias + self.sigma * (h @ self.weight)
+        if h.dim() == 2:
+            return torch.addmm(self.visible_bias, h, self.weight)  # b + h W, (B, n_visible), one fused call
+        return self.visible_bias + h @ self.weight
 
     def visible_mean(self, h: Tensor) -> Tensor:
         """E[v | h]: sigmoid(b + W^T h) (Bernoulli), tanh (spin), b + sigma W^T h (Gaussian)."""
