@@ -494,12 +494,15 @@ class RBM(nn.Module):
             n0, n_neg = v0.shape[0], v_neg.shape[0]
             g_w = torch.addmm(h_neg.T @ s_neg, h0.T, s0, beta=1.0 / n_neg, alpha=-1.0 / n0)  # 4, 5
             g_c = h_neg.mean(0) - h0.mean(0)
+            hidden_lp = self.hidden.log_partition(a0).sum(1).mean() - self.hidden.log_partition(a_neg).sum(1).mean()
             if self.log_sigma is not None:
                 var = self.sigma ** 2
                 g_b = ((v_neg - self.visible_bias) / var).mean(0) - ((v0 - self.visible_bias) / var).mean(0)
+                loss = self.visible_term(v0).mean() - self.visible_term(v_neg).mean() - hidden_lp
             else:
                 g_b = v_neg.mean(0) - v0.mean(0)
-            loss = (self._free_energy_from_input(v0, a0).mean() - self._free_energy_from_input(v_neg, a_neg).mean())
+                # mean V(v0) - mean V(v-) = -(mean v0 - mean v-) . b = g_b . b: no pass over the batch
+                loss = g_b @ self.visible_bias - hidden_lp
             if self.sparsity_weight > 0:
                 q = h0.mean(0)
                 err = self.sparsity_weight * (q - self.sparsity_target)  # d penalty / d q
@@ -509,12 +512,8 @@ class RBM(nn.Module):
                 loss = loss + self._sparsity_penalty(q)
             grads = [g_w, g_b, g_c]
             all_reduce_mean(grads)
-        optimizer.zero_grad(set_to_none=False)
         for p, g in zip((self.weight, self.visible_bias, self.hidden_bias), grads):
-            if p.grad is None:
-                p.grad = g.clone()
-            else:
-                p.grad.copy_(g)
+            p.grad = g  # fresh tensors each step: hand them over, no copy
         optimizer.step()
         return loss
 
