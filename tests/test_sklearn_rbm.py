@@ -123,8 +123,8 @@ def test_pseudo_likelihood_at_least_as_good_as_bernoulli_rbm(binary_digits, pers
     """Same n_components / learning_rate / batch_size / n_iter as BernoulliRBM on binarised
     digits: both learn (beat their untrained start clearly) and ours is no worse, measured by
     the exact pseudo-log-likelihood of held-out digits computed from the sklearn-named
-    attributes. Seen: sklearn -18.9; ours -15.1 (CD-1), -17.1 (PCD); untrained -44.3 (zero
-    biases, sklearn) and -23.3 (base-rate visible biases, ours)."""
+    attributes. Seen: sklearn -19.3; ours -16.5 (CD-1), -19.0 (PCD); untrained -44.4 (zero
+    biases, sklearn) and -25.1 (base-rate visible biases, ours)."""
     X_train, X_test, _, _ = binary_digits
     params = dict(n_components=64, learning_rate=0.05, batch_size=10, n_iter=10, random_state=0)
     theirs = BernoulliRBM(**params).fit(X_train)
@@ -135,11 +135,13 @@ def test_pseudo_likelihood_at_least_as_good_as_bernoulli_rbm(binary_digits, pers
     assert theirs_pll > -64 * np.log(2) + 10  # the untrained BernoulliRBM: every p(v_i | v_-i) = 1/2
     assert ours_pll > exact_pll(*attributes(ours_untrained), X_test).mean() + 5
     assert ours_pll > theirs_pll - 0.5
-    # score_samples is the one-random-unit estimate of the same quantity, as sklearn's
+    # score_samples is the one-random-unit estimate of the same quantity, as sklearn's: its
+    # mean over 20 draws of the units (random_state only seeds them once fitted) is close
     score = ours.score_samples(X_test)
     assert score.shape == (len(X_test),) and score.dtype == np.float64 and np.all(score <= 0)
-    assert abs(score.mean() - ours_pll) < 2.0
     np.testing.assert_array_equal(score, ours.score_samples(X_test))  # int random_state
+    draws = [ours.set_params(random_state=s).score_samples(X_test).mean() for s in range(20)]
+    assert abs(np.mean(draws) - ours_pll) < 1.0
 
 
 def test_attributes_mean_what_bernoulli_rbm_s_mean(small):
