@@ -28,6 +28,7 @@ machines"; Salakhutdinov & Murray (2008), "On the quantitative analysis of deep 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import torch
@@ -154,7 +155,7 @@ class RBM(nn.Module):
             nn.init.zeros_(self.visible_bias)
             nn.init.zeros_(self.hidden_bias)
             if self.log_sigma is not None:
-                self.log_sigma.fill_(float(torch.log(torch.tensor(self.sigma_init))))
+                self.log_sigma.fill_(math.log(self.sigma_init))  # in double: exact for float64 models
             if self.chains is not None:
                 self.chains.copy_(self._random_visible(self.n_chains))
 
