@@ -494,7 +494,42 @@ class AutoEncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 # StackedAutoEncoderClassifier
 # --------------------------------------------------------------------------------------------
 
-class StackedAutoEncoderClassifier(ClassifierMixin, BaseEstimator):
+class _NetworkClassifierMixin:
+    """predict / predict_proba of the classifiers whose fitted network is ``model_``."""
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the network's outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow ``classes_``.
+        """
+        return _predict_proba(self, X)
+
+    def predict(self, X):
+        """The most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels, of the type given to ``fit``.
+        """
+        check_is_fitted(self, "model_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class StackedAutoEncoderClassifier(_NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
     """A feed-forward classifier pre-trained greedily as a stack of autoencoders.
 
     With ``pretrain=True`` one autoencoder per hidden layer is trained on the codes of the
@@ -690,36 +725,6 @@ class StackedAutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         )
         return lambda n_inputs: AutoEncoder(n_inputs, n_hidden, **options)
 
-    def predict_proba(self, X):
-        """Class probabilities (softmax of the network's outputs).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Rows sum to 1; columns follow ``classes_``.
-        """
-        return _predict_proba(self, X)
-
-    def predict(self, X):
-        """The most probable class of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Labels, of the type given to ``fit``.
-        """
-        check_is_fitted(self, "model_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1076,7 +1081,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 # DBNClassifier
 # --------------------------------------------------------------------------------------------
 
-class DBNClassifier(ClassifierMixin, BaseEstimator):
+class DBNClassifier(_NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
     """A feed-forward classifier pre-trained as a deep belief network.
 
     ``fit`` trains a :class:`layerwise.models.dbn.DBN` greedily, one RBM per hidden layer,
@@ -1244,36 +1249,6 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = len(history)
         return self
 
-    def predict_proba(self, X):
-        """Class probabilities (softmax of the network's outputs).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Rows sum to 1; columns follow ``classes_``.
-        """
-        return _predict_proba(self, X)
-
-    def predict(self, X):
-        """The most probable class of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Labels, of the type given to ``fit``.
-        """
-        check_is_fitted(self, "model_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
