@@ -227,6 +227,37 @@ def test_training_step_moves_parameters_against_the_gradient():
         torch.testing.assert_close(getattr(rbm, n).detach(), before[n] - 0.1 * grads[n])
 
 
+def gibbs_transition(rbm):
+    """T[v, v'] = sum_h p(h | v) p(v' | h), one block-Gibbs sweep, from the joint table."""
+    V, H = states(rbm.n_visible, rbm.visible.name), states(rbm.n_hidden, rbm.hidden.name)
+    vv, hh = np.repeat(V, len(H), 0), np.tile(H, (len(V), 1))
+    logp = -np_energy(rbm, vv, hh).reshape(len(V), len(H))
+    joint = np.exp(logp - logp.max())
+    return V, (joint / joint.sum(1, keepdims=True)) @ (joint / joint.sum(0, keepdims=True)).T
+
+
+@pytest.mark.parametrize("kw", [dict(k=1), dict(k=3), dict(k=2, persistent=True)])
+def test_negative_phase_runs_k_gibbs_sweeps(kw):
+    """The negative samples have the law of k sweeps from the start (T^k), not of one sweep."""
+    n = 20000
+    rbm = random_rbm(4, 3, std=1.5, seed=1, sample_reconstruction=True, n_chains=n, **kw)
+    V, T = gibbs_transition(rbm)
+    start = 5
+    v0 = torch.as_tensor(np.tile(V[start], (n, 1)))
+    if rbm.persistent:
+        rbm.chains.copy_(v0)
+    torch.manual_seed(0)
+    out = rbm.negative_phase(v0[:10] if rbm.persistent else v0).numpy()
+    assert out.shape == (n, 4)
+    freq = np.bincount((out @ (2 ** np.arange(3, -1, -1))).astype(int), minlength=16) / n
+    want = np.linalg.matrix_power(T, rbm.k)[start]
+    np.testing.assert_allclose(freq, want, atol=5 * np.sqrt(want * (1 - want) / n).max() + 1e-3)
+    other = np.linalg.matrix_power(T, 1 if rbm.k > 1 else 3)[start]
+    assert np.abs(freq - other).sum() > 0.1   # the test tells k sweeps from another number
+    if rbm.persistent:
+        np.testing.assert_array_equal(rbm.chains.numpy(), out)
+
+
 # ---- persistent chains -------------------------------------------------------------------------
 
 def test_pcd_chains_persist_and_survive_a_checkpoint(tmp_path):
