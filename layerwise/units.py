@@ -48,6 +48,10 @@ class Units:
     def sample(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
+    def sample_from_mean(self, m: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """A sample given the mean ``m = mean(a)`` already computed (saves a pass over ``a``)."""
+        raise NotImplementedError
+
     def log_partition(self, a: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -69,6 +73,9 @@ class Bernoulli(Units):
 
     def sample(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return _bernoulli(torch.sigmoid(a), generator)
+
+    def sample_from_mean(self, m: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return _bernoulli(m, generator)
 
     def log_partition(self, a: Tensor) -> Tensor:
         return F.softplus(a)
@@ -96,6 +103,9 @@ class Spin(Units):
     def sample(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return 2.0 * _bernoulli(torch.sigmoid(2.0 * a), generator) - 1.0
 
+    def sample_from_mean(self, m: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return 2.0 * _bernoulli((1.0 + m) / 2.0, generator) - 1.0   # p(+1) = (1 + tanh a) / 2
+
     def log_partition(self, a: Tensor) -> Tensor:
         return torch.logaddexp(a, -a)
 
@@ -122,6 +132,9 @@ class Gaussian(Units):
 
     def sample(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return a + torch.randn(a.shape, generator=generator, device=a.device, dtype=a.dtype)
+
+    def sample_from_mean(self, m: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.sample(m, generator)
 
     def log_partition(self, a: Tensor) -> Tensor:  # pragma: no cover - hidden Gaussians are not offered
         raise NotImplementedError("Gaussian units cannot be summed out elementwise; they are integrated by the RBM.")

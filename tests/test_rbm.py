@@ -122,10 +122,14 @@ def _restore(rbm, chains):
         rbm.chains.copy_(chains)
 
 
+class SubclassedSGD(torch.optim.SGD):
+    """Not exactly ``torch.optim.SGD``: training_step hands it gradients instead of updating in place."""
+
+
 def closed_form_grads(rbm, batch, seed):
     """The gradients training_step hands the optimiser (SGD with lr = 0 leaves the model as is)."""
     chains = None if rbm.chains is None else rbm.chains.clone()
-    opt = torch.optim.SGD(rbm.parameters(), lr=0.0, momentum=0.0)
+    opt = SubclassedSGD(rbm.parameters(), lr=0.0, momentum=0.0)
     before = [p.detach().clone() for p in rbm.parameters()]
     torch.manual_seed(seed)
     loss = rbm.training_step(batch, opt)
@@ -225,6 +229,36 @@ def test_training_step_moves_parameters_against_the_gradient():
     rbm.training_step(batch, torch.optim.SGD(rbm.parameters(), lr=0.1))
     for n in NAMES:
         torch.testing.assert_close(getattr(rbm, n).detach(), before[n] - 0.1 * grads[n])
+
+
+@pytest.mark.parametrize("momentum, weight_decay, sparsity", [(0.0, 0.0, 0.0), (0.9, 0.0, 0.0),
+                                                              (0.0, 0.01, 0.0), (0.5, 0.02, 0.7)])
+@pytest.mark.parametrize("case", ["cd1", "pcd", "gaussian_cd1"])
+def test_in_place_sgd_equals_the_optimiser_step(case, momentum, weight_decay, sparsity):
+    """The in-place SGD path (no gradient tensor made) gives SGD.step's parameters and momentum
+    buffers over several steps, with the default optimiser's groups (decay on the weight only)
+    and a learning rate changed between steps."""
+    kw = dict(CASES[case], sparsity_weight=sparsity, sparsity_target=0.2)
+    fast = random_rbm(5, 4, std=0.5, **kw)
+    slow = random_rbm(5, 4, std=0.5, **kw)
+    slow.load_state_dict(fast.state_dict())
+    batch = case_batch(kw)
+    opts = [cls([{"params": [m.weight], "weight_decay": weight_decay},
+                 {"params": [m.visible_bias, m.hidden_bias], "weight_decay": 0.0}], lr=0.1, momentum=momentum)
+            for cls, m in ((torch.optim.SGD, fast), (SubclassedSGD, slow))]
+    for step in range(4):
+        for opt, m in zip(opts, (fast, slow)):
+            for g in opt.param_groups:
+                g["lr"] = 0.1 / (step + 1)
+            torch.manual_seed(step)
+            m.training_step(batch, opt)
+        assert fast.weight.grad is None and slow.weight.grad is not None  # the two paths were taken
+        for n in NAMES:
+            torch.testing.assert_close(getattr(fast, n), getattr(slow, n), rtol=1e-12, atol=1e-12)
+            if momentum:
+                torch.testing.assert_close(opts[0].state[getattr(fast, n)]["momentum_buffer"],
+                                           opts[1].state[getattr(slow, n)]["momentum_buffer"], rtol=1e-12, atol=1e-12)
+    assert not torch.equal(fast.weight, random_rbm(5, 4, std=0.5, **kw).weight)   # it did train
 
 
 def gibbs_transition(rbm):
