@@ -202,6 +202,8 @@ def _init_linear(lin: nn.Linear, init: str) -> None:
 
 
 def _out_features(network: nn.Module) -> int:
+    if isinstance(getattr(network, "n_features", None), int):
+        return network.n_features  # e.g. a CNN of layerwise.models.cnn.build_cnn
     last = None
     for m in network.modules():
         if isinstance(m, nn.Linear):
