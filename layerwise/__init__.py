@@ -7,7 +7,7 @@
 >>> clf, history = lw.finetune(stack, (X[:150], y[:150]), epochs=20, progress=False)
 """
 
-from . import datasets, partition
+from . import datasets, deconv, partition
 from .checkpoint import load_model, save_checkpoint
 from .models import DBN, RBM, AutoEncoder
 from .pretraining import Classifier, build_mlp, finetune, pretrain
@@ -15,5 +15,5 @@ from .training import Callback, History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEncoder", "Callback", "Classifier", "DBN", "History", "RBM", "build_mlp", "datasets",
+__all__ = ["AutoEncoder", "Callback", "Classifier", "DBN", "History", "RBM", "build_mlp", "datasets", "deconv",
            "finetune", "fit", "load_model", "partition", "pretrain", "save_checkpoint", "__version__"]

@@ -1,4 +1,4 @@
-"""The ``layerwise`` command: demo, run, datasets, configs, evaluate, sample."""
+"""The ``layerwise`` command: demo, run, datasets, configs, evaluate, sample, visualize."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="pre-training vs random init on the embedded digits (about a minute)",
                           description="With 10%% of the digits' training labels, fine-tune the same MLP from "
                           "random initialisation and from stacked autoencoder pre-training (plain, denoising, "
-                          "sparse, contractive); print the table and write a run folder with report.md and PNGs.")
+                          "sparse, contractive) and RBM/DBN pre-training; print the table and write a run folder with report.md and "
+                          "PNGs. Then the deconvolutional section: a small CNN's Zeiler-Fergus projections and "
+                          "convolutional sparse-coding filters.")
     _common(demo)
     demo.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the config's 5)")
+    demo.add_argument("--no-deconv", action="store_true", help="skip the deconvolutional section (CNN projections, CSC)")
 
     run = sub.add_parser("run", help="run a YAML run file (or a built-in config by name)",
                          description="Run CONFIG (a YAML file, or a built-in name: see 'layerwise configs'). "
@@ -61,7 +64,52 @@ def _parser() -> argparse.ArgumentParser:
     sm.add_argument("--shape", default=None, help="image shape HxW (default: square from the input size)")
     sm.add_argument("--seed", type=int, default=0)
     sm.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
+    vz = sub.add_parser("visualize", help="Zeiler-Fergus projections of a CNN checkpoint's feature maps",
+                        description="Load a CNN checkpoint (a 'layerwise run' folder of task cnn, or its last/), "
+                        "find the inputs of a data set that excite chosen feature maps most, project those "
+                        "activations back to pixel space with a deconvnet (switch unpooling -> ReLU -> transposed "
+                        "convolution) and write projections.png: projections beside the input patches.")
+    vz.add_argument("checkpoint", type=Path, help="a checkpoint folder, or a run folder holding last/")
+    vz.add_argument("--layer", type=int, nargs="+", default=None,
+                    help="conv layer index(es), 0 = bottom (default: every conv layer)")
+    vz.add_argument("--channels", type=int, nargs="+", default=None,
+                    help="feature maps to show (default: each layer's 4 most active)")
+    vz.add_argument("--top", type=int, default=9, help="inputs per feature map (default 9)")
+    vz.add_argument("--data", default=None, help="data set to search (default: digits for 8x8 inputs, mnist for 28x28)")
+    vz.add_argument("--split", default="test", choices=["train", "test"])
+    vz.add_argument("--n", type=int, default=2000, help="search the first N images (default 2000)")
+    vz.add_argument("--root", default=None, help="data root")
+    vz.add_argument("--out", type=Path, default=None, help="PNG to write (default: projections.png beside the checkpoint)")
     return parser
+
+
+def _cmd_visualize(args) -> int:
+    from . import datasets, deconv
+    from ._validation import check_int
+    from .checkpoint import load_model
+
+    top = check_int("top", args.top, 1)
+    n = check_int("n", args.n, 1)
+    model = load_model(args.checkpoint)
+    net = deconv.DeconvNet(model)  # refuses a model without convolutions, naming what it found
+    for layer in args.layer or []:
+        net._check_layer(layer)
+    for layer in args.layer or range(net.n_layers):
+        for c in args.channels or []:
+            net._check_channel(layer, c)
+    name = args.data
+    if name is None:
+        size = None if net.in_shape is None else net.in_shape[1:]
+        name = {(8, 8): "digits", (28, 28): "mnist"}.get(size)
+        if name is None:
+            raise ValueError(f"Cannot tell which data set fits inputs of shape {net.in_shape}; pass --data.")
+    x, _ = datasets.load(name, args.split, root=args.root)
+    x = x[:n]
+    out = args.out or (args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent) / "projections.png"
+    path = deconv.projection_figure(net, x.reshape(len(x), -1), out, layers=args.layer, channels=args.channels,
+                                    top=top, title=f"{name}/{args.split}: top {top} of {len(x)} inputs per feature map")
+    print(f"wrote {path}")
+    return 0
 
 
 def _cmd_sample(args) -> int:
@@ -105,6 +153,13 @@ def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
     print(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
     t0 = time.perf_counter()
     report = run(cfg, out, command=command, progress=not args.no_progress)
+    if args.command == "demo" and not getattr(args, "no_deconv", False):
+        from .runner import run_deconv_demo
+
+        print("\ndeconvolutional networks: a small CNN's projections, sparse-coding filters")
+        section = run_deconv_demo(out, progress=not args.no_progress)
+        with open(report, "a") as fh:
+            fh.write(section)
     if cfg.task == "compare":
         import csv
 
@@ -157,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_evaluate(args)
         if args.command == "sample":
             return _cmd_sample(args)
+        if args.command == "visualize":
+            return _cmd_visualize(args)
     except (ConfigError, ValueError, FileNotFoundError, TypeError) as exc:
         print(f"layerwise {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ A run file has these sections (every key optional; defaults below):
     task: compare              # "compare": pre-train + fine-tune each variant, against random init
                                # "autoencoder": train one AutoEncoder unsupervised
                                # "rbm": train one RBM; "dbn": pre-train a DBN, sample, fine-tune
+                               # "cnn": train a CNN classifier (then `layerwise visualize` it)
+                               # "csc": learn convolutional sparse coding filters (ISTA / FISTA)
     seeds: [0, 1, 2]
     device: auto
     data: {name: digits, label_fraction: 0.1}
@@ -20,8 +22,9 @@ A run file has these sections (every key optional; defaults below):
       denoising: {loss: bce, noise: masking, noise_level: 0.3}
       rbm: {learner: rbm, k: 1, pretrain: {optimizer: sgd, lr: 0.05, momentum: 0.5}}
       dbn: {learner: dbn, persistent: true}
-    model: {...}               # tasks "autoencoder", "rbm", "dbn": the model's arguments
-    train: {...}               # tasks "autoencoder", "rbm": fit() options
+      conv: {learner: conv_autoencoder, noise: masking}   # with network.cnn: one conv AE per block
+    model: {...}               # tasks "autoencoder", "rbm", "dbn", "cnn", "csc": the model's arguments
+    train: {...}               # tasks "autoencoder", "rbm", "cnn", "csc": fit() options
     evaluate: {ais_runs: 100, ais_betas: 10000, samples: 64, sample_steps: 1000}
 
 An unknown key anywhere is an error that names it and lists the valid ones (minGPT's
@@ -79,6 +82,7 @@ class NetworkConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [100, 50])
     activation: str = "sigmoid"
     init: str = "xavier"
+    cnn: str | None = None          # a named CNN ("cnn-1", "cnn-2") instead of the fully-connected net
 
 
 @dataclass
@@ -111,7 +115,7 @@ class RunConfig:
     evaluate: EvalConfig = field(default_factory=EvalConfig)
 
 
-TASKS = ("compare", "autoencoder", "rbm", "dbn")
+TASKS = ("compare", "autoencoder", "rbm", "dbn", "cnn", "csc")
 
 
 def _build(cls, values: Any, where: str):

@@ -35,6 +35,7 @@ __all__ = [
     "save_image_grid",
     "plot_filters",
     "plot_reconstructions",
+    "plot_projections",
     "plot_samples",
     "plot_curves",
     "plot_bars",
@@ -438,6 +439,67 @@ def plot_reconstructions(
     ax.set_yticks([pad + h / 2 - 0.5 + i * (h + pad) for i in range(len(batches))])
     ax.set_yticklabels(list(batches), fontsize=10)
     ax.tick_params(axis="y", length=0)
+    return _save(fig, path)
+
+
+def plot_projections(
+    rows: Mapping[str, tuple[Any, Any]],
+    path: str | os.PathLike,
+    title: str | None = None,
+    scale: int | None = None,
+) -> Path:
+    """Save feature projections beside the input patches that produced them (Zeiler & Fergus
+    2014, figure 2): one row per feature, projections on the left, inputs on the right.
+
+    Every tile is scaled to [0, 1] on its own (projections of different features and layers
+    have unrelated scales); rows may have different patch sizes (deeper layers see more).
+
+    Parameters
+    ----------
+    rows : dict of str to (projections, inputs)
+        Row label (e.g. ``"layer 2, map 7"``) to two batches of images of one shape each, as
+        in :func:`image_grid`: typically ``TopActivations.projection_patches`` and
+        ``TopActivations.image_patches`` of :meth:`layerwise.deconv.DeconvNet.top_activations`.
+    path : str or path-like
+        Where to write the PNG.
+    title : str, optional
+        Title above the figure.
+    scale : int, optional
+        Screen pixels per image pixel; by default about 48 pixels per tile.
+
+    Returns
+    -------
+    path : Path
+        The written file.
+    """
+    path = _check_path(path)
+    title = _check_title(title)
+    if not isinstance(rows, Mapping) or len(rows) == 0:
+        raise ValueError(f"The 'rows' parameter must be a non-empty dict of label -> (projections, inputs). "
+                         f"Got {_describe(rows) if not isinstance(rows, Mapping) else '{}'} instead.")
+    grids = []
+    for label, pair in rows.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"rows[{label!r}] must be a pair (projections, inputs).")
+        proj = _as_images(f"rows[{label!r}][0]", pair[0], None)
+        inp = _as_images(f"rows[{label!r}][1]", pair[1], None)
+        grids.append((str(label), _tile(proj, proj.shape[0], "each", 1, 1.0), _tile(inp, inp.shape[0], "each", 1, 1.0),
+                      proj.shape[2:]))
+    tile_px = _MIN_TILE_PX if scale is None else check_int("scale", scale, 1) * max(g[3][0] for g in grids)
+    heights = [tile_px * g[1].shape[0] / g[3][0] for g in grids]
+    widths = [tile_px * g[1].shape[1] / g[3][1] for g in grids]
+    width_px, height_px = 2 * max(widths) + 160, sum(heights) + 30 * len(grids) + (30 if title else 0)
+    fig = Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
+    spec = fig.add_gridspec(len(grids), 2, height_ratios=heights, hspace=0.35, wspace=0.05)
+    for i, (label, gp, gi, _) in enumerate(grids):
+        for j, (grid, what) in enumerate(((gp, "projections"), (gi, "inputs"))):
+            ax = fig.add_subplot(spec[i, j])
+            ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{label}: {what}", fontsize=9)
+    if title is not None:
+        fig.suptitle(title, fontsize=11)
     return _save(fig, path)
 
 

@@ -31,6 +31,9 @@ import yaml
 from . import datasets, plots
 from .config import ConfigError, RunConfig, TrainConfig, check_options, config_to_dict
 from .models.autoencoder import AutoEncoder
+from .models.cnn import CNN_CONFIGS, CNNClassifier, build_cnn, describe_cnn, load_pretrained_convs
+from .models.conv_autoencoder import ConvAutoEncoder
+from .models.csc import ConvSparseCoding, plot_csc
 from .models.dbn import DBN
 from .models.rbm import RBM
 from .pretraining import build_mlp, finetune, pretrain
@@ -89,7 +92,23 @@ def _fit_options(train: TrainConfig, device: str, seed: int) -> dict:
             "lr_schedule": train.lr_schedule, "device": device, "seed": seed}
 
 
-LEARNERS = ("autoencoder", "rbm", "dbn")
+LEARNERS = ("autoencoder", "rbm", "dbn", "conv_autoencoder")
+# A conv autoencoder's architecture is the CNN's block: these come from network.cnn.
+_CONV_KEYS = ("in_shape", "channels", "kernel_size", "pool")
+
+
+def image_shape(shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
+    """(C, H, W) of a data set's images; a clear error for data that are not images."""
+    if len(shape) == 2:
+        return (1, *shape)
+    if len(shape) == 3:
+        return tuple(shape)  # type: ignore[return-value]
+    raise ConfigError(f"{what} needs images; the data set's rows have shape {shape}, not (H, W) or (C, H, W).")
+
+
+def _check_cnn(name: str | None) -> None:
+    if name is not None and name not in CNN_CONFIGS:
+        raise ConfigError(f"Unknown network {name!r} in network.cnn; the named CNNs are {', '.join(CNN_CONFIGS)}.")
 
 
 def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfig]:
@@ -104,12 +123,19 @@ def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfi
     if bad:
         raise ConfigError(f"Variant options may not set {', '.join(bad)}: the architecture comes "
                           "from the 'network' section, so that every variant and the baseline share it.")
+    _check_cnn(cfg.network.cnn)
+    if (kind == "conv_autoencoder") != (cfg.network.cnn is not None):
+        raise ConfigError("A conv_autoencoder variant pre-trains the blocks of a CNN, and a CNN (network.cnn) "
+                          f"can only be pre-trained by conv_autoencoder variants; got learner {kind!r} with "
+                          f"network.cnn={cfg.network.cnn!r}.")
     if kind in ("rbm", "dbn") and cfg.network.activation != "sigmoid":
         raise ConfigError(f"A {kind} variant gives sigmoid layers (p(h = 1 | v)); set network.activation "
                           f"to 'sigmoid' (it is {cfg.network.activation!r}) so that the baseline matches.")
     if kind == "autoencoder":
         options.setdefault("init", cfg.network.init)
         check_options(AutoEncoder, options, "variants.<name>", skip=_ARCHITECTURE_KEYS)
+    elif kind == "conv_autoencoder":
+        check_options(ConvAutoEncoder, options, "variants.<name>", skip=_CONV_KEYS)
     elif kind == "rbm":
         check_options(RBM, options, "variants.<name>", skip=("n_visible", "n_hidden", "device", "dtype"))
     else:
@@ -130,11 +156,22 @@ def _train_overrides(values: dict | None) -> dict:
     return values
 
 
-def _pretrain_variant(cfg: RunConfig, options: dict, x: torch.Tensor, seed: int, progress: bool):
+def _pretrain_variant(cfg: RunConfig, options: dict, x: torch.Tensor, seed: int, progress: bool,
+                      shape: tuple[int, ...] = ()):
     """Pre-train one variant on ``x``; return (network, learners, histories)."""
     kind, model_options, train = _split_variant(cfg, options)
     fit_options = _fit_options(train, cfg.device, seed)
     sizes = cfg.network.hidden_sizes
+    if kind == "conv_autoencoder":  # greedy, one conv autoencoder per block of the CNN
+        in_shape = image_shape(shape, "A CNN")
+        makers = []
+        for channels, kernel, pool in CNN_CONFIGS[cfg.network.cnn]["blocks"]:
+            makers.append(lambda n, s=in_shape, c=channels, k=kernel, p=pool:
+                          ConvAutoEncoder(s, c, k, p, **model_options))
+            in_shape = (channels, in_shape[1] // pool, in_shape[2] // pool)
+        stack = pretrain(makers, x, progress=progress, **fit_options)
+        network = load_pretrained_convs(build_cnn(cfg.network.cnn, image_shape(shape, "A CNN")), stack)
+        return network, stack.learners, stack
     if kind == "dbn":
         dbn = DBN([x.shape[1], *sizes], **model_options)
         dbn.pretrain(x, progress=progress, **fit_options)
@@ -176,6 +213,7 @@ def verdict(diffs: list[float]) -> str:
 
 def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
     """Pre-train each variant, fine-tune with the kept labels, compare against random init."""
+    _check_cnn(cfg.network.cnn)
     for name, options in cfg.variants.items():  # check every variant before any work
         if options is not None:
             _split_variant(cfg, options)
@@ -193,12 +231,16 @@ def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> 
             torch.manual_seed(seed)
             t0 = time.perf_counter()
             learners = None
-            if options is None:
+            if options is None and cfg.network.cnn is not None:
+                network = build_cnn(cfg.network.cnn, image_shape(data.image_shape, "A CNN"))
+                pre_s = 0.0
+            elif options is None:
                 network = build_mlp(data.train_x.shape[1], cfg.network.hidden_sizes,
                                     cfg.network.activation, cfg.network.init)
                 pre_s = 0.0
             else:
-                network, learners, record = _pretrain_variant(cfg, options, data.train_x, seed, progress)
+                network, learners, record = _pretrain_variant(cfg, options, data.train_x, seed, progress,
+                                                              data.image_shape)
                 pre_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             clf, hist = finetune(network, (lx, ly), n_classes, loss=cfg.classifier.loss,
@@ -225,7 +267,10 @@ def _histories(record) -> list:
 
 
 def _first_weight(learner) -> torch.Tensor:
-    """The first layer's weight matrix (n_hidden, n_inputs) of an autoencoder or an RBM."""
+    """The first layer's weight matrix (n_hidden, n_inputs) of an autoencoder or an RBM, or the
+    first convolution's filters (K, C, s, s)."""
+    if isinstance(learner, ConvAutoEncoder):
+        return learner.convs[0].weight.detach().cpu()
     w = getattr(learner, "weight", None)
     return (w if isinstance(w, torch.Tensor) else learner.weights()[0]).detach().cpu()
 
@@ -234,15 +279,16 @@ def _variant_pictures(out: Path, name: str, first, data: Prepared) -> None:
     shape = data.image_shape if len(data.image_shape) > 1 else None
     if shape is None:
         return
-    plots.plot_filters(_first_weight(first), out / f"filters_{name}.png",
-                       shape=_grid_shape(shape), title=f"first-layer filters: {name}")
+    weight = _first_weight(first)
+    plots.plot_filters(weight, out / f"filters_{name}.png", shape=None if weight.dim() == 4 else _grid_shape(shape),
+                       title=f"first-layer filters: {name}")
     if getattr(first, "noise", None):
         x = data.test_x[:10].to(next(first.parameters()).device)
         first.train()
         noisy = first.corrupt(x)
         first.eval()
         with torch.no_grad():
-            recon = first(noisy)
+            recon = first(noisy).reshape(len(x), -1)
         plots.plot_reconstructions({"clean": x.cpu(), "noisy": noisy.cpu(), "reconstruction": recon.cpu()},
                                    out / f"reconstructions_{name}.png", shape=_grid_shape(shape), n=10,
                                    title=f"{name}: noisy inputs and their reconstructions")
@@ -481,6 +527,88 @@ def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
     return [row]
 
 
+def run_cnn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Train a CNN classifier (``model: {network: cnn-1}``) with the kept labels; report test
+    accuracy, the first filters and the Zeiler-Fergus projections of every conv layer. The run
+    folder is a checkpoint for ``layerwise visualize``."""
+    from . import deconv
+
+    options = dict(cfg.model)
+    options.setdefault("network", cfg.network.cnn or "cnn-1")
+    _check_cnn(options["network"] if isinstance(options["network"], str) else None)
+    check_options(CNNClassifier, options, "model", skip=("in_shape", "n_classes"))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    shape = image_shape(data.image_shape, "Task 'cnn'")
+    lx, ly, _ = datasets.label_fraction(data.train_x, data.train_y, cfg.data.label_fraction, seed=seed)
+    n_classes = int(torch.cat([data.train_y, data.test_y]).max()) + 1
+    torch.manual_seed(seed)
+    model = CNNClassifier(in_shape=shape, n_classes=n_classes, **options)
+    t0 = time.perf_counter()
+    hist = fit(model, (lx, ly), checkpoint_dir=out, validation=(data.test_x, data.test_y), progress=progress,
+               **_fit_options(cfg.train, cfg.device, seed))
+    secs = time.perf_counter() - t0
+    acc = model.accuracy(data.test_x, data.test_y)
+    log(f"  {describe_cnn(options['network'])}: test accuracy {acc:.4f} ({secs:.1f} s, {len(ly)} labels)")
+    model.cpu()
+    plots.plot_filters(deconv.conv_layers(model)[0].weight.detach(), out / "filters.png", title="first-layer filters")
+    deconv.projection_figure(deconv.DeconvNet(model), data.test_x[:2000], out / "projections.png", top=8,
+                             title="strongest activations of 4 maps per layer: projections and input patches")
+    plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "val_accuracy"))
+    return [{"model": describe_cnn(options["network"]), "seconds": secs, "n_labelled": len(ly), "test_accuracy": acc}]
+
+
+def run_csc(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Learn convolutional sparse coding filters (``model: {n_filters, kernel_size, lam, ...}``)
+    on the training images; report the test objective, reconstruction error and sparsity, and
+    draw the filters with a few feature maps and reconstructions."""
+    options = dict(cfg.model)
+    check_options(ConvSparseCoding, options, "model", skip=("in_channels", "device", "dtype"))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    shape = image_shape(data.image_shape, "Task 'csc'")
+    torch.manual_seed(seed)
+    model = ConvSparseCoding(shape[0], **options)
+    images = data.train_x.reshape(-1, *shape)
+    t0 = time.perf_counter()
+    hist = fit(model, images, checkpoint_dir=out, progress=progress, **_fit_options(cfg.train, cfg.device, seed))
+    secs = time.perf_counter() - t0
+    test = _test_metrics(model, data.test_x[:256].reshape(-1, *shape))
+    model.cpu()
+    plot_csc(model, data.test_x[:4].reshape(-1, *shape), out / "csc.png")
+    plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "objective"))
+    return [_single_row(model, secs, test, log)]
+
+
+def run_deconv_demo(out: Path, progress: bool = True, log=print, cnn_epochs: int = 8, csc_epochs: int = 2) -> str:
+    """The demo's deconvolutional section: a small CNN on the digits with its Zeiler-Fergus
+    projections (``deconv-cnn/``), and convolutional sparse coding filters (``deconv-csc/``).
+    Returns a Markdown section for the demo's report."""
+    from .config import load_config
+
+    section = ["", "## Deconvolutional networks", ""]
+    cnn = load_config("digits_cnn", [f"train.epochs={cnn_epochs}"])
+    rows = run_cnn(cnn, _mkdir(out / "deconv-cnn"), progress, log)
+    section.append(f"A small CNN ({describe_cnn(cnn.model['network'])}) trained on all digits labels for {cnn_epochs} epochs: test "
+                   f"accuracy {rows[0]['test_accuracy'] * 100:.1f} % ({rows[0]['seconds']:.0f} s). Its feature maps "
+                   "projected back to pixels by a deconvnet (Zeiler & Fergus 2014), beside the input patches "
+                   "that excite them most (`layerwise visualize deconv-cnn` redraws it):")
+    section += ["", "![projections](deconv-cnn/projections.png)", ""]
+    csc = load_config("digits_csc", [f"train.epochs={csc_epochs}"])
+    rows = run_csc(csc, _mkdir(out / "deconv-csc"), progress, log)
+    section.append(f"Convolutional sparse coding (Zeiler et al. 2010), {csc.model['n_filters']} filters of "
+                   f"{csc.model['kernel_size']}x{csc.model['kernel_size']} learned with FISTA inference: test "
+                   f"objective {rows[0]['test_objective']:.3g}, {rows[0]['test_sparsity'] * 100:.1f} % of the "
+                   "feature-map entries non-zero:")
+    section += ["", "![csc](deconv-csc/csc.png)", ""]
+    return "\n".join(section)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def default_run_dir(name: str, base: str | Path = "runs") -> Path:
     """``runs/<name>-<YYYYmmdd-HHMMSS>``."""
     return Path(base) / f"{name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -496,6 +624,12 @@ def check_run(cfg: RunConfig) -> None:
         check_options(AutoEncoder, cfg.model, "model", skip=("n_inputs",))
     elif cfg.task == "rbm":
         check_options(RBM, cfg.model, "model", skip=("n_visible", "device", "dtype"))
+    elif cfg.task == "cnn":
+        network = cfg.model.get("network", cfg.network.cnn)
+        _check_cnn(network if isinstance(network, str) else None)
+        check_options(CNNClassifier, cfg.model, "model", skip=("in_shape", "n_classes"))
+    elif cfg.task == "csc":
+        check_options(ConvSparseCoding, cfg.model, "model", skip=("in_channels", "device", "dtype"))
     else:
         check_options(DBN, {k: v for k, v in cfg.model.items() if k != "hidden_sizes"}, "model", skip=("sizes",))
 
@@ -506,7 +640,7 @@ def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     t0 = time.perf_counter()
-    single = {"autoencoder": run_autoencoder, "rbm": run_rbm, "dbn": run_dbn}
+    single = {"autoencoder": run_autoencoder, "rbm": run_rbm, "dbn": run_dbn, "cnn": run_cnn, "csc": run_csc}
     if cfg.task in single:
         rows = single[cfg.task](cfg, out, progress, log)
         _write_results(out, rows)

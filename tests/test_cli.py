@@ -164,3 +164,45 @@ def test_mnist_configs_run_on_a_slice(name, extra, data_root, tmp_path):
             "--data.max_train=600", "--data.max_test=200", "--evaluate.samples=4", "--evaluate.sample_steps=5", *extra]
     assert cli.main(args) == 0
     assert (out / "report.md").exists() and (out / "results.csv").exists()
+
+
+def test_run_cnn_then_visualize_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "cnn"
+    assert cli.main(["run", "digits_cnn", "--out", str(out), "--no-progress", "--train.epochs=1",
+                     "--data.max_train=200", "--data.max_test=100"]) == 0
+    assert "conv 16@3x3 -> pool 2 -> conv 32@3x3 -> pool 2 -> fc 64: test accuracy" in capsys.readouterr().out
+    for name in ("projections.png", "filters.png", "curves.png"):
+        assert (out / name).stat().st_size > 1000, name
+    png = tmp_path / "proj.png"
+    assert cli.main(["visualize", str(out), "--layer", "1", "--channels", "0", "5", "--top", "3",
+                     "--n", "50", "--out", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    assert cli.main(["visualize", str(out), "--layer", "2"]) == 2
+    assert "'layer' parameter must be a conv layer index in [0, 1]" in capsys.readouterr().err
+    assert cli.main(["visualize", str(out), "--channels", "32"]) == 2
+    assert "'channel' parameter" in capsys.readouterr().err
+
+
+def test_run_csc_and_conv_autoencoder_pretraining(tmp_path, capsys):
+    out = tmp_path / "csc"
+    assert cli.main(["run", "digits_csc", "--out", str(out), "--no-progress", "--train.epochs=1",
+                     "--data.max_train=64", "--data.max_test=16", "--model.n_iter=10"]) == 0
+    assert (out / "csc.png").stat().st_size > 1000 and (out / "last" / "model.safetensors").exists()
+    assert cli.main(["visualize", str(out)]) == 2
+    assert "no nn.Conv2d" in capsys.readouterr().err
+    run = tmp_path / "conv.yaml"
+    run.write_text("task: compare\nseeds: [0]\ndata: {name: digits, label_fraction: 0.2, max_train: 300, max_test: 100}\n"
+                   "network: {cnn: cnn-tiny}\npretrain: {epochs: 1, optimizer: adam, lr: 0.003}\n"
+                   "finetune: {epochs: 2, optimizer: adam, lr: 0.003}\n"
+                   "variants: {random: null, conv: {learner: conv_autoencoder, noise: masking, noise_level: 0.2}}\n")
+    assert cli.main(["run", str(run), "--out", str(tmp_path / "cmp"), "--no-progress"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "cmp" / "results.csv")))
+    assert [r["variant"] for r in rows] == ["random", "conv"] and float(rows[1]["pretrain_seconds"]) > 0
+    assert (tmp_path / "cmp" / "filters_conv.png").exists() and (tmp_path / "cmp" / "reconstructions_conv.png").exists()
+    capsys.readouterr()
+    run.write_text("task: compare\nvariants: {conv: {learner: conv_autoencoder}}\n")
+    assert cli.main(["run", str(run), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert "conv_autoencoder variant pre-trains the blocks of a CNN" in capsys.readouterr().err
+    run.write_text("task: compare\nnetwork: {cnn: cnn-7}\nvariants: {conv: {learner: conv_autoencoder}}\n")
+    assert cli.main(["run", str(run), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert "Unknown network 'cnn-7'" in capsys.readouterr().err

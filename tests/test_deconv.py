@@ -297,3 +297,20 @@ def test_greedy_conv_pretraining_initialises_a_cnn_that_fine_tunes(digits, tmp_p
     lw.save_checkpoint(tmp_path / "cae", cae)
     again = lw.load_model(tmp_path / "cae")
     torch.testing.assert_close(again.transform(x[:5]), cae.transform(x[:5]))
+
+
+def test_projection_figure_is_written(tmp_path):
+    torch.manual_seed(0)
+    net = build_cnn("cnn-2", (1, 16, 16))
+    d = lw.deconv.DeconvNet(net)
+    x = torch.rand(40, 256)
+    chans = lw.deconv.strongest_channels(d, x, 1, n=3)
+    assert len(chans) == 3 and len(set(chans)) == 3
+    best = d.features(x, 1).flatten(2).amax(dim=(0, 2))
+    assert best[chans[0]] == best.max()
+    path = lw.deconv.projection_figure(d, x, tmp_path / "proj.png", top=4, title="two layers")
+    assert path.stat().st_size > 1000
+    from matplotlib.image import imread
+    assert imread(path).shape[0] > 200             # 8 rows of patches
+    with pytest.raises(ValueError, match="'layer'"):
+        lw.deconv.projection_figure(d, x, tmp_path / "bad.png", layers=[2])

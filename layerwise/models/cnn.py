@@ -23,7 +23,7 @@ from torch import nn
 
 from .._validation import check_int
 
-__all__ = ["CNN_CONFIGS", "build_cnn", "conv_layers", "load_pretrained_convs"]
+__all__ = ["CNNClassifier", "CNN_CONFIGS", "build_cnn", "describe_cnn", "conv_layers", "load_pretrained_convs"]
 
 #: Named networks: conv blocks as (channels, kernel, pool) and the hidden fully-connected sizes.
 CNN_CONFIGS: dict[str, dict[str, Any]] = {
@@ -57,6 +57,17 @@ def _blocks(config: str | Mapping[str, Any]) -> tuple[list[tuple[int, int, int]]
         raise ValueError("A CNN needs at least one conv block in 'blocks'.")
     hidden = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(config.get("hidden", []))]
     return blocks, hidden
+
+
+def describe_cnn(config: str | Mapping[str, Any]) -> str:
+    """One line for reports: ``"conv 32@5x5 -> pool 2 -> fc 128"`` (prefixed by the name when named)."""
+    blocks, hidden = _blocks(config)
+    parts = []
+    for channels, kernel, pool in blocks:
+        parts.append(f"conv {channels}@{kernel}x{kernel}" + (f" -> pool {pool}" if pool > 1 else ""))
+    parts += [f"fc {h}" for h in hidden]
+    text = " -> ".join(parts)
+    return f"{config} ({text})" if isinstance(config, str) else text
 
 
 def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Sequential:
@@ -140,3 +151,44 @@ def load_pretrained_convs(network: nn.Module, pretrained: nn.Module) -> nn.Modul
             else:
                 t.bias.zero_()
     return network
+
+
+def _classifier_base():
+    from ..pretraining import Classifier  # pretraining imports the models package: import late
+
+    return Classifier
+
+
+class CNNClassifier(_classifier_base()):
+    """A named (or configured) CNN of :func:`build_cnn` with a linear head, rebuildable from a
+    checkpoint (``config()``), trained by :func:`layerwise.fit` on flat rows with labels.
+
+    Parameters
+    ----------
+    network : str or mapping
+        As ``config`` of :func:`build_cnn` (``"cnn-1"``, ``"cnn-2"``, or blocks and hidden sizes).
+    in_shape : (C, H, W)
+        Image shape.
+    n_classes : int
+        Number of classes.
+    loss : {"cross_entropy", "bce"}
+        As in :class:`layerwise.Classifier`.
+
+    Examples
+    --------
+    >>> clf = CNNClassifier("cnn-1", (1, 28, 28), 10)
+    >>> clf(torch.zeros(2, 784)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, network: str | Mapping[str, Any] = "cnn-1", in_shape: Sequence[int] = (1, 28, 28),
+                 n_classes: int = 10, loss: str = "cross_entropy"):
+        body = build_cnn(network, tuple(in_shape))
+        super().__init__(body, n_classes, loss=loss, n_features=body.n_features)
+        self.network = network if isinstance(network, str) else {
+            "blocks": [list(b) for b in network.get("blocks", [])], "hidden": list(network.get("hidden", []))}
+        self.in_shape = tuple(int(v) for v in in_shape)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments: ``CNNClassifier(**clf.config())`` rebuilds it."""
+        return {"network": self.network, "in_shape": list(self.in_shape), "n_classes": self.n_classes, "loss": self.loss}

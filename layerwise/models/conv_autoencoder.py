@@ -182,6 +182,10 @@ class ConvAutoEncoder(nn.Module):
         """Flat codes (B, n_components): what greedy pre-training feeds the next block."""
         return self.encode(x).flatten(1)
 
+    def corrupt(self, x: Any, generator: torch.Generator | None = None) -> Tensor:
+        """The configured corruption of ``x`` (identity when ``noise`` is None), as flat rows."""
+        return LF.corrupt(self._images(x), self.noise, self.noise_level, generator=generator).flatten(1)
+
     def encoder(self) -> nn.Sequential:
         """The encoder as ``Unflatten, (Conv2d, ReLU, MaxPool2d)*, Flatten`` sharing this model's
         convolutions: flat rows in, flat codes out (a :func:`layerwise.pretrain` stack entry)."""
