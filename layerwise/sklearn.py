@@ -43,12 +43,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import functional as LF
 from ._validation import check_choice, check_int, check_real
 from .models.autoencoder import SPARSITIES, AutoEncoder
+from .models.csc import ConvSparseCoding
 from .models.dbn import DBN
 from .models.rbm import RBM
 from .pretraining import build_mlp, finetune, pretrain
 from .training import OPTIMIZERS, History, default_optimizer, fit, resolve_device
 
-__all__ = ["AutoEncoderTransformer", "DBNClassifier", "RBMTransformer", "StackedAutoEncoderClassifier"]
+__all__ = ["AutoEncoderTransformer", "ConvSparseCodingTransformer", "DBNClassifier", "RBMTransformer",
+           "StackedAutoEncoderClassifier"]
 
 _FLOATS = (np.float64, np.float32)
 _MAX_SEED = np.iinfo(np.int32).max
@@ -1255,4 +1257,226 @@ class DBNClassifier(_NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
         # The bottom RBM's Bernoulli units need X in [0, 1]: negative values are rejected
         # (so are values above 1, which no tag can say).
         tags.input_tags.positive_only = self.visible == "bernoulli"
+        return tags
+
+
+# --------------------------------------------------------------------------------------------
+# ConvSparseCodingTransformer
+# --------------------------------------------------------------------------------------------
+
+
+class ConvSparseCodingTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Convolutional sparse coding features (Zeiler, Krishnan, Taylor & Fergus 2010).
+
+    ``fit`` learns ``n_filters`` unit-norm filters by alternating ISTA/FISTA inference of the
+    sparse maps with gradient steps on the filters (:class:`layerwise.deconv.ConvSparseCoding`
+    through :func:`layerwise.fit`); ``transform`` infers the maps of new images, minimising
+    ``(lam/2) ||sum_k z_k * f_k - y||^2 + sum_k |z_k|_1``, and returns them flattened or pooled.
+
+    Parameters
+    ----------
+    n_filters : int
+        Number of filters (feature maps) K.
+    kernel_size : int
+        Side of the square filters; at most the image's height and width.
+    lam : float
+        Weight of the reconstruction term (> 0): larger gives denser maps.
+    image_shape : tuple (H, W) or (C, H, W), optional
+        Shape of one row of X as an image. Default: a square grayscale image when
+        ``n_features`` is a square number, else a one-row image (1, 1, n_features) — a 1-d
+        signal, which needs ``kernel_size=1``.
+    pooling : {"max"}, int or None
+        ``"max"``: the largest ``|z_k|`` of each map (K features); an int p: ``|z|``
+        max-pooled over p x p cells, flattened; None: the maps themselves, flattened.
+    method : {"fista", "ista"}
+        Inference algorithm.
+    n_iter : int
+        Cap on inference iterations.
+    tol : float
+        Relative change of the objective that stops inference.
+    max_epochs : int
+        Epochs of filter learning in ``fit``.
+    batch_size : int
+        Images per filter step.
+    learning_rate : float
+        SGD step on the filters.
+    random_state : int, RandomState or None
+        Seeds the initial filters and the batch order.
+    verbose : int
+        Print the objective after every epoch.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+
+    Attributes
+    ----------
+    model_ : layerwise.deconv.ConvSparseCoding
+        The learned model.
+    components_ : ndarray of shape (n_filters, C, kernel_size, kernel_size)
+        The filters.
+    image_shape_ : tuple (C, H, W)
+        The image shape used.
+    history_ : layerwise.History
+        One record per epoch (``loss``, ``objective``, ``reconstruction_mse``, ``sparsity``).
+    n_iter_ : int
+        Epochs trained.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from layerwise.sklearn import ConvSparseCodingTransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> csc = ConvSparseCodingTransformer(n_filters=8, kernel_size=3, pooling=4, max_epochs=1, random_state=0)
+    >>> csc.fit_transform(X[:100] / 16).shape          # 8 maps of 10x10, pooled 4x4 -> 3x3
+    (100, 72)
+    """
+
+    def __init__(self, n_filters=16, kernel_size=5, lam=10.0, image_shape=None, pooling="max", method="fista",
+                 n_iter=50, tol=1e-4, max_epochs=5, batch_size=32, learning_rate=0.05, random_state=None,
+                 verbose=0, device="cpu"):
+        self.n_filters = n_filters
+        self.kernel_size = kernel_size
+        self.lam = lam
+        self.image_shape = image_shape
+        self.pooling = pooling
+        self.method = method
+        self.n_iter = n_iter
+        self.tol = tol
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+
+    def _check_params(self) -> torch.device:
+        check_int("max_epochs", self.max_epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check_int("verbose", self.verbose, 0)
+        p = self.pooling
+        if not (p is None or p == "max" or (isinstance(p, Integral) and not isinstance(p, bool) and p >= 1)):
+            raise ValueError(f"The 'pooling' parameter must be 'max', an int in the range [1, inf) or None. "
+                             f"Got {p!r} instead.")
+        return resolve_device(self.device)
+
+    def _shape(self, n_features: int) -> tuple[int, int, int]:
+        shape = self.image_shape
+        if shape is None:
+            side = int(round(n_features ** 0.5))
+            return (1, side, side) if side * side == n_features else (1, 1, n_features)
+        if not isinstance(shape, (tuple, list)) or len(shape) not in (2, 3):
+            raise ValueError(f"The 'image_shape' parameter must be (H, W) or (C, H, W). Got {shape!r} instead.")
+        shape = tuple(check_int("image_shape", v, 1) for v in shape)
+        shape = (1, *shape) if len(shape) == 2 else shape
+        if shape[0] * shape[1] * shape[2] != n_features:
+            raise ValueError(f"image_shape={self.image_shape!r} holds {shape[0] * shape[1] * shape[2]} values, "
+                             f"but X has {n_features} features.")
+        return shape
+
+    def _images(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
+        return _to_tensor(X, device).reshape(len(X), *self.image_shape_)
+
+    def fit(self, X, y=None):
+        """Learn the filters on the rows of ``X`` (images flattened) for ``max_epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images, one per row.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ConvSparseCodingTransformer
+        """
+        device = self._check_params()
+        X = validate_data(self, X, dtype=_FLOATS)
+        self._train(self._initialize(X, device), self.max_epochs)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One more epoch of filter learning on ``X``; the first call builds the model as ``fit`` does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ConvSparseCodingTransformer
+        """
+        first = not hasattr(self, "model_")
+        device = self._check_params()
+        X = validate_data(self, X, dtype=_FLOATS, reset=first)
+        if first:
+            x = self._initialize(X, device)
+        else:
+            x = self._images(X, _device_of(self.model_))
+            for group in self.optimizer_.param_groups:
+                group["lr"] = group["initial_lr"] = float(self.learning_rate)
+        self._train(x, 1)
+        return self
+
+    def _initialize(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
+        """Build the model and its optimiser from a fresh seed; return X as images."""
+        shape = self._shape(X.shape[1])
+        seed = _draw_seed(self.random_state)
+        with _seeded(seed, device):
+            model = ConvSparseCoding(shape[0], self.n_filters, self.kernel_size, lam=self.lam,
+                                     method=self.method, n_iter=self.n_iter, tol=self.tol, device=device)
+        x = _to_tensor(X, device).reshape(len(X), *shape)
+        model.validate_data(x)  # filters larger than the image: an error before any work
+        self.image_shape_, self._seed, self.model_ = shape, seed, model
+        self.optimizer_ = default_optimizer(model, "sgd", float(self.learning_rate), 0.0, 0.0)
+        self.history_ = History()
+        self.n_iter_ = 0
+        return x
+
+    def _train(self, x: torch.Tensor, epochs: int) -> None:
+        device = _device_of(self.model_)
+        for _ in range(epochs):
+            seed = (self._seed + self.n_iter_) % _MAX_SEED
+            with _seeded(seed, device):
+                record = fit(self.model_, x, epochs=1, batch_size=self.batch_size, optimizer=self.optimizer_,
+                             device=device, seed=seed, progress=False)[0]
+            self.n_iter_ += 1
+            record["epoch"] = self.n_iter_
+            self.history_.append(record)
+            if self.verbose:
+                print(f"[{type(self).__name__}] Iteration {self.n_iter_}, objective = {record['objective']:.4g}, "
+                      f"time = {record['seconds']:.2f}s")
+        self.components_ = self.model_.weight.detach().cpu().numpy().copy()
+        with torch.no_grad():
+            self._n_out = int(self.model_.transform(x[:1], pooling=self.pooling).shape[1])
+
+    def transform(self, X):
+        """The sparse maps of each image, inferred with the learned filters, flattened or pooled.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out)
+            ``n_filters`` features for ``pooling="max"``; in the floating type of ``X``.
+        """
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
+        z = self.model_.transform(self._images(X, _device_of(self.model_)), pooling=self.pooling)
+        return z.cpu().numpy().astype(X.dtype, copy=False)
+
+    @property
+    def _n_features_out(self) -> int:
+        return self._n_out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
