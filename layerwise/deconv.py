@@ -7,7 +7,8 @@
   feature maps, inference by ISTA / FISTA, filters learned through :func:`layerwise.fit`.
 - :class:`ConvAutoEncoder` — conv/ReLU/max-pool encoder with an unpooling decoder, a layer
   learner of :func:`layerwise.pretrain` whose encoders initialise a CNN.
-- :func:`build_cnn`, :data:`CNN_CONFIGS` (``"cnn-1"``, ``"cnn-2"``), :func:`load_pretrained_convs`.
+- :func:`build_cnn`, :data:`CNN_CONFIGS` (``"cnn-1"``, ``"cnn-2"``), :class:`CNNClassifier`,
+  :func:`load_pretrained_convs`.
 
 >>> import layerwise as lw
 >>> net = lw.deconv.build_cnn("cnn-1", (1, 28, 28))
@@ -25,13 +26,13 @@ import torch
 
 from . import plots
 from ._validation import check_int
-from .models.cnn import CNN_CONFIGS, build_cnn, conv_layers, load_pretrained_convs
+from .models.cnn import CNN_CONFIGS, CNNClassifier, build_cnn, conv_layers, describe_cnn, load_pretrained_convs
 from .models.conv_autoencoder import ConvAutoEncoder
 from .models.csc import ConvSparseCoding, plot_csc, soft_threshold, stack_maps
 from .models.deconv import DeconvNet, TopActivations, conv_transpose, unpool
 
-__all__ = ["CNN_CONFIGS", "ConvAutoEncoder", "ConvSparseCoding", "DeconvNet", "TopActivations", "build_cnn",
-           "conv_layers", "conv_transpose", "load_pretrained_convs", "plot_csc", "projection_figure",
+__all__ = ["CNNClassifier", "CNN_CONFIGS", "ConvAutoEncoder", "ConvSparseCoding", "DeconvNet", "TopActivations", "build_cnn",
+           "conv_layers", "conv_transpose", "describe_cnn", "load_pretrained_convs", "plot_csc", "projection_figure",
            "soft_threshold", "stack_maps", "strongest_channels", "unpool"]
 
 
