@@ -28,6 +28,11 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+def eval_loss(model, x):
+    with torch.no_grad():
+        return float(model.training_loss(x))
+
+
 @pytest.fixture(scope="module")
 def digits():
     x, y = lw.datasets.load("digits")
@@ -266,14 +271,14 @@ def test_conv_autoencoder_learns_and_denoising_corrupts_only_in_training(digits)
     torch.manual_seed(0)
     cae = ConvAutoEncoder((1, 8, 8), 8, kernel_size=3, pool=2, loss="bce", noise="masking", noise_level=0.3)
     cae.eval()
-    before = float(cae.training_loss(x))
-    assert float(cae.training_loss(x)) == before                  # eval: no noise, deterministic
+    before = eval_loss(cae, x)
+    assert eval_loss(cae, x) == before                  # eval: no noise, deterministic
     cae.train()
     torch.manual_seed(1)
-    assert float(cae.training_loss(x)) != before
+    assert eval_loss(cae, x) != before
     hist = lw.fit(cae, x, epochs=15, batch_size=32, optimizer="adam", lr=3e-3, progress=False, seed=0)
     cae.eval()
-    assert float(cae.training_loss(x)) < 0.8 * before
+    assert eval_loss(cae, x) < 0.8 * before
     assert hist[-1]["reconstruction_error"] < hist[0]["reconstruction_error"]
 
 
@@ -314,3 +319,16 @@ def test_projection_figure_is_written(tmp_path):
     assert imread(path).shape[0] > 200             # 8 rows of patches
     with pytest.raises(ValueError, match="'layer'"):
         lw.deconv.projection_figure(d, x, tmp_path / "bad.png", layers=[2])
+
+
+def test_two_block_conv_autoencoder_trains_end_to_end(digits):
+    x = digits[0][:300]
+    torch.manual_seed(0)
+    cae = ConvAutoEncoder((1, 8, 8), [6, 8], kernel_size=3, loss="bce", tied=True)
+    assert cae.transform(x[:2]).shape == (2, 8 * 2 * 2) and cae.reconstruct(x[:2]).shape == (2, 64)
+    assert len(conv_layers(cae.encoder())) == 2 and len(list(cae.parameters())) == 6  # 2 convs + 2 decoder biases
+    cae.eval()
+    before = eval_loss(cae, x)
+    lw.fit(cae, x, epochs=10, batch_size=32, optimizer="adam", lr=3e-3, progress=False, seed=0)
+    cae.eval()
+    assert eval_loss(cae, x) < 0.85 * before
