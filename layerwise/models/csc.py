@@ -47,7 +47,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_real, check_tensor
+from .._validation import check_choice, check_finite, check_int, check_real, check_tensor
 
 __all__ = ["ConvSparseCoding", "soft_threshold", "stack_maps", "plot_csc"]
 
@@ -75,7 +75,7 @@ def stack_maps(z: Tensor, pool: int | None = 2, absolute: bool = True) -> Tensor
     z : Tensor (B, K, H', W')
         Feature maps from :meth:`ConvSparseCoding.infer` (or ``forward``).
     pool : int or None
-        Max-pooling size and stride (``ceil_mode=True``: border maps are kept); None or 1:
+        Max-pooling size and stride (``ceil_mode=True``: a last partial cell is kept); None or 1:
         no pooling (the 2010 paper stacks the maps themselves).
     absolute : bool
         Take ``|z|`` first, so that pooling keeps the strongest response of either sign.
@@ -466,9 +466,9 @@ class ConvSparseCoding(nn.Module):
         as large as the filters, finite and non-empty. Returns them as a float tensor."""
         if isinstance(x, (tuple, list)):
             x = x[0]
-        t = check_tensor("data", x, ndim=(2, 3, 4), finite=False)
+        t = check_tensor("data", x, finite=False)
         self._check_shape(t, "data")
-        check_tensor("data", t)
+        check_finite("data", t)
         return t.unsqueeze(1) if t.dim() == 3 else t
 
     # ---- training ------------------------------------------------------------------------------
