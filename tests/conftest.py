@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+from threadpoolctl import threadpool_limits
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +20,15 @@ def data_root():
     if not root.is_dir():
         pytest.skip(f"data root {root} not found (set LAYERWISE_DATA)")
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread (torch and BLAS) for a module whose tensors are tiny: more threads only
+    add synchronisation, which costs seconds per test (minutes in all) on a busy 2-core machine.
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``. Restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(n)

@@ -15,14 +15,7 @@ from layerwise.training import fit
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions: extra threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 def random_csc(c=2, k=3, s=3, lam=4.0, seed=0, **kw):
     torch.manual_seed(seed)

@@ -21,6 +21,8 @@ from layerwise.models.dbn import DBN
 from layerwise.models.rbm import RBM
 from layerwise.training import fit
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
+
 STATES = {"bernoulli": (0.0, 1.0), "spin": (-1.0, 1.0)}
 
 
@@ -226,16 +228,6 @@ def test_generate_down_pass_shapes_and_range():
 
 
 # ---- greedy pre-training on digits -----------------------------------------------------------
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These matrices are tiny: one intra-op thread is faster, and immune to a loaded machine
-    (with 2 threads on a busy 2-core box the digits tests took 10x longer)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def digits():

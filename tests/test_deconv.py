@@ -20,13 +20,7 @@ from layerwise.models.deconv import DeconvNet, conv_transpose, unpool
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 def eval_loss(model, x):
     with torch.no_grad():

@@ -19,13 +19,7 @@ from layerwise.movies import GENRES, make_movies, movie_names
 N_GENRES, PER_GENRE = 3, 6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 def train(X, seed=0, n_hidden=6, epochs=30):
     torch.manual_seed(seed)

@@ -32,14 +32,7 @@ STATES = {"bernoulli": (0.0, 1.0), "spin": (-1.0, 1.0)}
 COMBOS = [("bernoulli", "bernoulli"), ("spin", "bernoulli"), ("bernoulli", "spin"), ("spin", "spin")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Thousands of tiny sequential ops (AIS): intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 def random_rbm(n_visible, n_hidden, visible="bernoulli", hidden="bernoulli", seed=0, scale=1.0, **kw):
     rng = np.random.default_rng(seed)

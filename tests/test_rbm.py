@@ -15,14 +15,7 @@ from layerwise.training import fit
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: extra threads only add contention (and minutes on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 # ---- references written independently in numpy ---------------------------------------------
 

@@ -14,13 +14,7 @@ from layerwise.models.csc import ConvSparseCoding
 from layerwise.sklearn import ConvSparseCodingTransformer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 # The checks feed rows of 1 to 20 features: one-row images (1, 1, n_features), which 1x1 filters
 # fit; larger filters need images at least as large (see test_filters_larger_than_the_image).

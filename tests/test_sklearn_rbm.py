@@ -11,7 +11,6 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 from layerwise.models.dbn import DBN
 from layerwise.models.rbm import RBM
@@ -19,16 +18,7 @@ from layerwise.pretraining import Classifier
 from layerwise.sklearn import DBNClassifier, RBMTransformer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The matrices here are tiny (batches of 10 x 64): more threads only add synchronisation,
-    which costs seconds per fit on a busy machine. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 # ---- scikit-learn's common checks ------------------------------------------------------------
 
