@@ -153,13 +153,6 @@ def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
     print(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
     t0 = time.perf_counter()
     report = run(cfg, out, command=command, progress=not args.no_progress)
-    if args.command == "demo" and not getattr(args, "no_deconv", False):
-        from .runner import run_deconv_demo
-
-        print("\ndeconvolutional networks: a small CNN's projections, sparse-coding filters")
-        section = run_deconv_demo(out, progress=not args.no_progress)
-        with open(report, "a") as fh:
-            fh.write(section)
     if cfg.task == "compare":
         import csv
 
@@ -170,6 +163,13 @@ def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
             r["seed"] = int(r["seed"])
         print()
         print(format_table(summarise(rows)))
+    if args.command == "demo" and not args.no_deconv:
+        from .runner import run_deconv_demo
+
+        print("\ndeconvolutional networks: a small CNN's projections, sparse-coding filters")
+        section = run_deconv_demo(out, progress=not args.no_progress)
+        with open(report, "a") as fh:
+            fh.write(section)
     print(f"\nreport: {report}  ({time.perf_counter() - t0:.1f} s)")
     return 0
 
