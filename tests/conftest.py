@@ -16,7 +16,7 @@ def data_root():
     should skip themselves when those files are absent.
     """
     env = os.environ.get("LAYERWISE_DATA")
-    root = Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    root = Path(env).expanduser().resolve() if env else Path(__file__).resolve().parents[2] / "shared" / "data"
     if not root.is_dir():
         pytest.skip(f"data root {root} not found (set LAYERWISE_DATA)")
     return root
