@@ -1,4 +1,4 @@
-"""The ``layerwise`` command: demo, run, datasets, configs, evaluate, sample, visualize."""
+"""The ``layerwise`` command: demo, run, experiment, datasets, configs, evaluate, sample, visualize."""
 
 from __future__ import annotations
 
@@ -64,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     sm.add_argument("--shape", default=None, help="image shape HxW (default: square from the input size)")
     sm.add_argument("--seed", type=int, default=0)
     sm.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
+    ex = sub.add_parser("experiment", help="every network of some run files, for several seeds and label budgets",
+                        description="Run every variant of every run file (a folder of *.yaml, files, or a built-in "
+                        "folder such as 'faces') for each seed and label fraction: pre-training on the unlabelled "
+                        "training images only, fine-tuning with the kept labels. Writes results.csv (one row per "
+                        "cell, appended as cells finish: a rerun into the same --out skips them), report.md, "
+                        "accuracy_vs_labels.png and time_split.png. Extra --section.key=value arguments override "
+                        "every run file.")
+    ex.add_argument("sources", nargs="+", help="run files, folders of run files, or a built-in folder (faces)")
+    ex.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    ex.add_argument("--label-fractions", default="0.01,0.1,1.0", help="comma-separated, each in (0, 1] (default 0.01,0.1,1.0)")
+    _common(ex)
     vz = sub.add_parser("visualize", help="Zeiler-Fergus projections of a CNN checkpoint's feature maps",
                         description="Load a CNN checkpoint (a 'layerwise run' folder of task cnn, or its last/), "
                         "find the inputs of a data set that excite chosen feature maps most, project those "
@@ -81,6 +92,30 @@ def _parser() -> argparse.ArgumentParser:
     vz.add_argument("--root", default=None, help="data root")
     vz.add_argument("--out", type=Path, default=None, help="PNG to write (default: projections.png beside the checkpoint)")
     return parser
+
+
+def _cmd_experiment(args, overrides: list[str], command: str) -> int:
+    from . import experiment
+    from ._validation import check_int
+    from .runner import default_run_dir
+
+    seeds = list(range(check_int("seeds", args.seeds, 1)))
+    fractions = experiment.parse_fractions(args.label_fractions)
+    if args.device:
+        overrides = [*overrides, f"device={args.device}"]
+    configs = experiment.load_experiment(args.sources, overrides)
+    out = args.out or default_run_dir("experiment")
+    cells = sum(len(c.variants) for c in configs) * len(seeds) * len(fractions)
+    print(f"layerwise experiment: {len(configs)} run file(s), {cells} cells ({len(seeds)} seeds x "
+          f"{len(fractions)} label fractions), folder {out}")
+    t0 = time.perf_counter()
+    rows = experiment.run_experiment(configs, out, seeds, fractions, progress=not args.no_progress)
+    baselines = experiment.baselines_of(configs)
+    report = experiment.write_experiment_report(out, configs, rows, command, time.perf_counter() - t0, baselines)
+    print()
+    print(experiment.format_experiment(experiment.summarise_experiment(rows, baselines)))
+    print(f"report: {report}  ({time.perf_counter() - t0:.1f} s)")
+    return 0
 
 
 def _cmd_visualize(args) -> int:
@@ -183,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "experiment"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
@@ -214,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sample(args)
         if args.command == "visualize":
             return _cmd_visualize(args)
+        if args.command == "experiment":
+            return _cmd_experiment(args, extra, command)
     except (ConfigError, ValueError, FileNotFoundError, TypeError) as exc:
         print(f"layerwise {args.command}: error: {exc}", file=sys.stderr)
         return 2

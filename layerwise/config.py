@@ -62,8 +62,9 @@ class DataConfig:
     label_fraction: float = 1.0     # fraction of training labels kept per class, in (0, 1]
     max_train: int | None = None    # use only the first N training images (quick runs)
     max_test: int | None = None
-    size: list[int] | None = None   # image-folder: [width, height]
-    grayscale: bool = True          # image-folder
+    size: list[int] | None = None   # image-folder, utkface, wiki, imdb: [width, height]
+    grayscale: bool = True          # image-folder, utkface, wiki, imdb
+    options: dict = field(default_factory=dict)   # other loader options, e.g. {adults_only: true, limit: 500}
 
 
 @dataclass
@@ -82,7 +83,7 @@ class NetworkConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [100, 50])
     activation: str = "sigmoid"
     init: str = "xavier"
-    cnn: str | None = None          # a named CNN ("cnn-1", "cnn-2") instead of the fully-connected net
+    cnn: str | None = None          # a named CNN ("cnn-1", "cnn-2", "resnet-18") instead of the fully-connected net
 
 
 @dataclass

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -38,6 +39,7 @@ __all__ = [
     "plot_projections",
     "plot_samples",
     "plot_curves",
+    "plot_lines",
     "plot_bars",
     "FilterSnapshots",
 ]
@@ -602,6 +604,77 @@ def plot_curves(
     axes[-1].set_xlabel("epoch")
     if title is not None:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_lines(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    path: str | os.PathLike,
+    xlabel: str,
+    ylabel: str,
+    errors: Mapping[str, Sequence[float]] | None = None,
+    title: str | None = None,
+    logx: bool = False,
+) -> Path:
+    """Save one line per series over shared x values, with optional error bars.
+
+    For example test accuracy against the fraction of labels kept, one line per network:
+    ``plot_lines([0.01, 0.1, 1], {"FCNN-2": [.6, .7, .8]}, path, "label fraction", "accuracy",
+    errors={"FCNN-2": [.02, .01, .01]}, logx=True)``.
+
+    Parameters
+    ----------
+    x : sequence of float
+        The x positions, shared by every series.
+    series : dict of str to sequence of float
+        Series name to one value per x (NaN for a missing point).
+    path : str or path-like
+        Where to write the PNG.
+    xlabel, ylabel : str
+        Axis labels.
+    errors : dict of str to sequence of float, optional
+        Half-widths of the error bars (e.g. one standard deviation), per series.
+    title : str, optional
+        Title above the chart.
+    logx : bool
+        Logarithmic x axis.
+
+    Returns
+    -------
+    path : Path
+        The written file.
+    """
+    path = _check_path(path)
+    title = _check_title(title)
+    xs = [_as_number(v) for v in x]
+    if not xs or any(v is None for v in xs):
+        raise ValueError(f"The 'x' parameter must be a non-empty sequence of numbers. Got {x!r} instead.")
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError(f"The 'series' parameter must be a non-empty dict of name -> values. Got {series!r} instead.")
+    fig = Figure(figsize=(6.4, 4.2), dpi=_DPI)
+    ax = fig.add_subplot(1, 1, 1)
+    colours = matplotlib.colormaps["tab10" if len(series) <= 10 else "tab20"].colors
+    for i, (name, values) in enumerate(series.items()):
+        ys = [_as_number(v) for v in values]
+        if len(ys) != len(xs) or any(v is None for v in ys):
+            raise ValueError(f"series[{name!r}] must hold {len(xs)} numbers (one per x). Got {values!r} instead.")
+        err = None
+        if errors is not None and name in errors:
+            err = [_as_number(v) for v in errors[name]]
+            if len(err) != len(xs) or any(v is None for v in err):
+                raise ValueError(f"errors[{name!r}] must hold {len(xs)} numbers. Got {errors[name]!r} instead.")
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=str(name), color=colours[i % len(colours)])
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{v:g}" for v in xs])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if title is not None:
+        ax.set_title(title, fontsize=10)
     return _save(fig, path)
 
 

@@ -31,7 +31,7 @@ import yaml
 from . import datasets, plots
 from .config import ConfigError, RunConfig, TrainConfig, check_options, config_to_dict
 from .models.autoencoder import AutoEncoder
-from .models.cnn import CNN_CONFIGS, CNNClassifier, build_cnn, describe_cnn, load_pretrained_convs
+from .models.cnn import CNN_CONFIGS, CNNClassifier, build_cnn, build_network, describe_cnn, load_pretrained_convs, network_names
 from .models.conv_autoencoder import ConvAutoEncoder
 from .models.csc import ConvSparseCoding, plot_csc
 from .models.dbn import DBN
@@ -54,6 +54,10 @@ class Prepared:
     image_shape: tuple[int, ...]
 
 
+#: Face data sets (layerwise.faces): they take size and grayscale like image folders.
+FACE_SETS = ("utkface", "wiki", "imdb")
+
+
 def prepare_data(cfg, seed: int = 0) -> Prepared:
     """Load, transform and flatten the train and test splits named by a :class:`DataConfig`."""
     opts: dict[str, Any] = {"root": cfg.root, "flatten": False, "scale": cfg.scale}
@@ -61,8 +65,9 @@ def prepare_data(cfg, seed: int = 0) -> Prepared:
         opts["path"] = cfg.path
     if cfg.size is not None:
         opts["size"] = tuple(cfg.size)
-    if cfg.name == "image-folder":
+    if cfg.name in ("image-folder",) + FACE_SETS:
         opts["grayscale"] = cfg.grayscale
+    opts.update(cfg.options)
     tx, ty = datasets.load(cfg.name, "train", **opts)
     try:
         sx, sy = datasets.load(cfg.name, "test", **opts)
@@ -107,8 +112,8 @@ def image_shape(shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
 
 
 def _check_cnn(name: str | None) -> None:
-    if name is not None and name not in CNN_CONFIGS:
-        raise ConfigError(f"Unknown network {name!r} in network.cnn; the named CNNs are {', '.join(CNN_CONFIGS)}.")
+    if name is not None and name not in network_names():
+        raise ConfigError(f"Unknown network {name!r} in network.cnn; the named networks are {', '.join(network_names())}.")
 
 
 def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfig]:
@@ -124,6 +129,9 @@ def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfi
         raise ConfigError(f"Variant options may not set {', '.join(bad)}: the architecture comes "
                           "from the 'network' section, so that every variant and the baseline share it.")
     _check_cnn(cfg.network.cnn)
+    if kind == "conv_autoencoder" and cfg.network.cnn is not None and cfg.network.cnn not in CNN_CONFIGS:
+        raise ConfigError(f"A conv_autoencoder variant pre-trains the conv blocks of cnn-1, cnn-2 or cnn-tiny; "
+                          f"network.cnn is {cfg.network.cnn!r}.")
     if (kind == "conv_autoencoder") != (cfg.network.cnn is not None):
         raise ConfigError("A conv_autoencoder variant pre-trains the blocks of a CNN, and a CNN (network.cnn) "
                           f"can only be pre-trained by conv_autoencoder variants; got learner {kind!r} with "
@@ -232,7 +240,7 @@ def run_compare(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> 
             t0 = time.perf_counter()
             learners = None
             if options is None and cfg.network.cnn is not None:
-                network = build_cnn(cfg.network.cnn, image_shape(data.image_shape, "A CNN"))
+                network = build_network(cfg.network.cnn, image_shape(data.image_shape, "A CNN"))
                 pre_s = 0.0
             elif options is None:
                 network = build_mlp(data.train_x.shape[1], cfg.network.hidden_sizes,
@@ -617,6 +625,7 @@ def default_run_dir(name: str, base: str | Path = "runs") -> Path:
 def check_run(cfg: RunConfig) -> None:
     """Check a run's model options against the classes they go to, before any folder or work."""
     if cfg.task == "compare":
+        _check_cnn(cfg.network.cnn)
         for options in cfg.variants.values():
             if options is not None:
                 _split_variant(cfg, options)

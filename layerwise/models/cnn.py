@@ -23,7 +23,7 @@ from torch import nn
 
 from .._validation import check_int
 
-__all__ = ["CNNClassifier", "CNN_CONFIGS", "build_cnn", "describe_cnn", "conv_layers", "load_pretrained_convs"]
+__all__ = ["CNNClassifier", "CNN_CONFIGS", "RESNETS", "build_cnn", "build_network", "describe_cnn", "network_names", "conv_layers", "load_pretrained_convs"]
 
 #: Named networks: conv blocks as (channels, kernel, pool) and the hidden fully-connected sizes.
 CNN_CONFIGS: dict[str, dict[str, Any]] = {
@@ -42,7 +42,7 @@ def _check_shape(in_shape: Any) -> tuple[int, int, int]:
 def _blocks(config: str | Mapping[str, Any]) -> tuple[list[tuple[int, int, int]], list[int]]:
     if isinstance(config, str):
         if config not in CNN_CONFIGS:
-            raise ValueError(f"Unknown network {config!r}; the named CNNs are {sorted(CNN_CONFIGS)}.")
+            raise ValueError(f"Unknown network {config!r}; the named networks are {network_names()}.")
         config = CNN_CONFIGS[config]
     unknown = set(config) - {"blocks", "hidden"}
     if unknown:
@@ -61,6 +61,8 @@ def _blocks(config: str | Mapping[str, Any]) -> tuple[list[tuple[int, int, int]]
 
 def describe_cnn(config: str | Mapping[str, Any]) -> str:
     """One line for reports: ``"conv 32@5x5 -> pool 2 -> fc 128"`` (prefixed by the name when named)."""
+    if isinstance(config, str) and config in RESNETS:
+        return f"{config} (ResNet-18, widths {RESNETS[config]}-{8 * RESNETS[config]}, 3x3 stem)"
     blocks, hidden = _blocks(config)
     parts = []
     for channels, kernel, pool in blocks:
@@ -116,6 +118,27 @@ def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Se
     net = nn.Sequential(*layers)
     net.n_features = n
     return net
+
+
+#: Named residual networks (see :mod:`layerwise.models.resnet`): name -> first-stage width.
+RESNETS: dict[str, int] = {"resnet-18": 64, "resnet-18-w16": 16}
+
+
+def network_names() -> list[str]:
+    """Every named convolutional network: :data:`CNN_CONFIGS` and :data:`RESNETS`."""
+    return sorted(CNN_CONFIGS) + sorted(RESNETS)
+
+
+def build_network(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Sequential:
+    """:func:`build_cnn`, or :func:`layerwise.models.resnet.build_resnet18` for a name in
+    :data:`RESNETS` (``"resnet-18"``, ``"resnet-18-w16"`` with a quarter of the width)."""
+    if isinstance(config, str) and config in RESNETS:
+        from .resnet import build_resnet18
+
+        return build_resnet18(tuple(in_shape), RESNETS[config])
+    if isinstance(config, str) and config not in CNN_CONFIGS:
+        raise ValueError(f"Unknown network {config!r}; the named networks are {network_names()}.")
+    return build_cnn(config, in_shape)
 
 
 def conv_layers(network: nn.Module) -> list[nn.Conv2d]:
@@ -183,7 +206,7 @@ class CNNClassifier(_classifier_base()):
 
     def __init__(self, network: str | Mapping[str, Any] = "cnn-1", in_shape: Sequence[int] = (1, 28, 28),
                  n_classes: int = 10, loss: str = "cross_entropy"):
-        body = build_cnn(network, tuple(in_shape))
+        body = build_network(network, tuple(in_shape))
         super().__init__(body, n_classes, loss=loss, n_features=body.n_features)
         self.network = network if isinstance(network, str) else {
             "blocks": [list(b) for b in network.get("blocks", [])], "hidden": list(network.get("hidden", []))}

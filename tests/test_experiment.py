@@ -1,0 +1,103 @@
+"""layerwise experiment: cells, resume, report; the lecture's networks (ResNet-18 of our own)."""
+
+import csv
+
+import pytest
+import torch
+
+from layerwise import cli
+from layerwise.config import ConfigError
+from layerwise.experiment import load_experiment, parse_fractions
+from layerwise.models.cnn import CNNClassifier, build_network
+from layerwise.models.resnet import BasicBlock, build_resnet18
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
+
+# The face configs, on the embedded digits so that the test needs no data root: every network
+# of the experiment runs, for one epoch.
+DIGITS = ["--data.name=digits", "--data.size=null", "--data.divide=null", "--data.scale=unit",
+          "--data.max_train=300", "--data.max_test=100", "--finetune.epochs=1", "--pretrain.epochs=1"]
+
+
+def test_resnet18_has_the_papers_parameter_count_and_shapes():
+    # CIFAR-style ResNet-18 (3x3 stem, widths 64-512): 11,173,962 parameters with a 10-class
+    # head (the count of the widely used CIFAR ResNet-18), i.e. 11,168,832 without it.
+    net = build_resnet18((3, 32, 32), width=64)
+    assert sum(p.numel() for p in net.parameters()) == 11_168_832
+    assert net.n_features == 512
+    clf = CNNClassifier("resnet-18", (3, 32, 32), 10)
+    assert sum(p.numel() for p in clf.parameters()) == 11_173_962
+    small = build_network("resnet-18-w16", (1, 28, 28))
+    assert small(torch.zeros(2, 784)).shape == (2, 128)
+    with pytest.raises(ValueError, match="too small"):
+        build_resnet18((1, 4, 4))
+    with pytest.raises(ValueError, match="Unknown network 'resnet-50'.*resnet-18"):
+        build_network("resnet-50", (1, 32, 32))
+
+
+def test_basic_block_shortcut_is_identity_or_projection():
+    torch.manual_seed(0)
+    same = BasicBlock(4, 4).eval()
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        inner = same.bn2(same.conv2(same.relu(same.bn1(same.conv1(x)))))
+        torch.testing.assert_close(same(x), torch.relu(inner + x))
+    down = BasicBlock(4, 8, stride=2)
+    assert isinstance(down.shortcut, torch.nn.Sequential) and down(x).shape == (2, 8, 3, 3)
+
+
+def test_label_fractions_and_config_errors(tmp_path):
+    assert parse_fractions("0.01,0.1,1.0") == [0.01, 0.1, 1.0]
+    for bad in ("0", "1.5", "x", "-0.1", ""):
+        with pytest.raises(ValueError, match="fraction"):
+            parse_fractions(bad)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntask: rbm\n")
+    with pytest.raises(ConfigError, match="task: compare"):
+        load_experiment([bad])
+    bad.write_text("name: x\ntask: compare\nnetwork: {cnn: vgg-16}\nvariants: {a: null}\n")
+    with pytest.raises(ConfigError, match="Unknown network 'vgg-16'"):
+        load_experiment([bad])
+    with pytest.raises(ConfigError, match="No run file or folder"):
+        load_experiment([tmp_path / "missing"])
+    configs = load_experiment(["faces"])
+    assert [c.name for c in configs] == ["FCNN-1", "FCNN-2", "FCNN-2-sigmoid", "FCNN-3", "CNN-1", "CNN-2", "ResNet-18"]
+
+
+def test_experiment_runs_every_face_network_resumes_and_reports(tmp_path, capsys):
+    out = tmp_path / "exp"
+    args = ["experiment", "faces", "--seeds", "2", "--label-fractions", "0.2,1.0", "--out", str(out), "--no-progress"]
+    assert cli.main(args + DIGITS) == 0
+    printed = capsys.readouterr().out
+    assert "44 cells" in printed and "### 20% of the training labels" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 11 * 2 * 2
+    networks = {r["network"] for r in rows}
+    assert {"FCNN-2 + SAE", "FCNN-2 sigmoid + DBN", "CNN-2 + conv-AE", "ResNet-18"} <= networks
+    for r in rows:
+        assert 0.0 <= float(r["test_accuracy"]) <= 1.0
+        pre = float(r["pretrain_seconds"])
+        assert (pre > 0) == ("+" in r["network"])           # only the pre-trained networks pre-train
+    # the labelled subset grows with the fraction, and does not depend on the network
+    n = {(r["network"], r["seed"], r["label_fraction"]): int(r["n_labelled"]) for r in rows}
+    assert n[("FCNN-1", "0", "0.2")] == n[("CNN-2", "0", "0.2")] < n[("FCNN-1", "0", "1.0")] == 300
+    report = (out / "report.md").read_text()
+    assert "vs FCNN-2: " in report and "![accuracy_vs_labels.png]" in report
+    assert (out / "accuracy_vs_labels.png").stat().st_size > 1000 and (out / "time_split.png").stat().st_size > 1000
+    # a rerun finds every cell done and trains nothing
+    before = (out / "results.csv").read_text()
+    assert cli.main(args + DIGITS) == 0
+    assert "resuming: 44 finished cell(s)" in capsys.readouterr().out
+    assert (out / "results.csv").read_text() == before
+    # a new label fraction adds only its own cells
+    assert cli.main(["experiment", "faces", "--seeds", "1", "--label-fractions", "0.5", "--out", str(out),
+                     "--no-progress"] + DIGITS) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 44 + 11 and (out / "results.csv").read_text().startswith(before)
+
+
+def test_experiment_bad_arguments(tmp_path, capsys):
+    assert cli.main(["experiment", "faces", "--label-fractions", "0,1", "--out", str(tmp_path / "x")]) == 2
+    assert "(0, 1]" in capsys.readouterr().err
+    assert cli.main(["experiment", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "No run file or folder 'nope'" in capsys.readouterr().err
