@@ -12,7 +12,13 @@ name               what
 ``fashion-mnist``  Fashion-MNIST, same file names and layout, in ``<root>/fashion-mnist/``
 ``arrays``         your own ``.npz`` / ``.npy`` / ``.csv`` file: ``load("arrays", path=...)``
 ``image-folder``   your own images, one sub-folder per class: ``load("image-folder", path=...)``
+``wiki``           IMDB-WIKI face photos, sex labels, ``<root>/imdb-wiki/wiki_crop/wiki.mat``
+``imdb``           the same for IMDB-WIKI's imdb part, ``<root>/imdb-wiki/imdb_crop/imdb.mat``
+``utkface``        UTKFace crop_part1 face photos, sex labels, ``<root>/utkface-crop_part1/``
 =================  =========================================================================
+
+The face sets (y = 1 female, 0 male) are read by :mod:`layerwise.faces`, which documents their
+options, cleaning, split and cache.
 
 The data root is the ``root`` argument, else ``$LAYERWISE_DATA``, else ``~/.cache/layerwise``
 (:func:`data_root`). Downloads (``download=True``, MNIST-likes only) are verified against the
@@ -66,7 +72,7 @@ __all__ = [
     "label_fraction",
 ]
 
-NAMES = ("digits", "mnist", "fashion-mnist", "arrays", "image-folder")
+NAMES = ("digits", "mnist", "fashion-mnist", "arrays", "image-folder", "wiki", "imdb", "utkface")
 SPLITS = ("train", "test")
 DEFAULT_ROOT = "~/.cache/layerwise"
 ENV_ROOT = "LAYERWISE_DATA"
@@ -115,14 +121,22 @@ _DESCRIPTIONS = {
     "fashion-mnist": "Fashion-MNIST clothing, 60,000 train / 10,000 test, 28x28 grayscale",
     "arrays": "your .npz / .npy / .csv file: load('arrays', path=...)",
     "image-folder": "your PNG/JPEG images, one sub-folder per class: load('image-folder', path=...)",
+    "wiki": "IMDB-WIKI 'wiki' face photos, sex labels (62,328 entries before cleaning; wiki.mat + images)",
+    "imdb": "IMDB-WIKI 'imdb' face photos, sex labels (imdb.mat + images)",
+    "utkface": "UTKFace crop_part1, 9,780 aligned 200x200 face photos, sex and age labels",
 }
 
+_FACE_OPTIONS = ("size", "grayscale", "limit", "cache", "cache_dir", "verbose", "return_info")
 _OPTIONS = {
     "digits": (),
     "mnist": (),
     "fashion-mnist": (),
     "arrays": ("path", "label_column", "delimiter", "shape"),
     "image-folder": ("path", "size", "grayscale", "return_classes"),
+    # faces.py: wiki / imdb / utkface
+    "wiki": _FACE_OPTIONS + ("margin", "min_face_score", "drop_second_face", "min_age", "max_age"),
+    "imdb": _FACE_OPTIONS + ("margin", "min_face_score", "drop_second_face", "min_age", "max_age"),
+    "utkface": _FACE_OPTIONS + ("crop", "adults_only"),
 }
 
 # IDX type codes -> big-endian numpy dtypes (the format of LeCun's MNIST page).
@@ -707,7 +721,7 @@ def load(
 
     Parameters
     ----------
-    name : {'digits', 'mnist', 'fashion-mnist', 'arrays', 'image-folder'}
+    name : {'digits', 'mnist', 'fashion-mnist', 'arrays', 'image-folder', 'wiki', 'imdb', 'utkface'}
         The data set (case-insensitive; ``_`` may replace ``-``).
 
         ``digits``: scikit-learn's embedded 8x8 digits, split deterministically: for each class,
@@ -716,6 +730,8 @@ def load(
         ``mnist`` / ``fashion-mnist``: the IDX files in ``<root>/<name>/`` (``.gz``, or
         uncompressed without the ``.gz``).
         ``arrays`` / ``image-folder``: your own data, see ``options``.
+        ``wiki`` / ``imdb`` / ``utkface``: face photos, y = 1 female, 0 male; a stratified 80/20
+        split with seed 0; options and layout in :func:`layerwise.faces.load`.
     split : {'train', 'test'}
         Which split. ``arrays`` ignores it (the file is the data set); ``image-folder`` uses
         ``<path>/<split>/`` when ``path`` holds both ``train/`` and ``test/``, else all of ``path``.
@@ -745,6 +761,7 @@ def load(
         decode are skipped with one warning counting them), ``size`` ((width, height) to resize
         to, default: keep, all images must then share one size), ``grayscale`` (default True;
         False gives RGB), ``return_classes`` (default False; True returns ``(X, y, classes)``).
+        ``wiki`` / ``imdb`` / ``utkface``: see :func:`layerwise.faces.load`.
 
     Returns
     -------
@@ -786,6 +803,10 @@ def load(
         return _load_idx_set(name, split, root, flatten, scale, download, mirror)
     if name == "arrays":
         return _load_arrays(split, flatten, scale, options)
+    if name in ("wiki", "imdb", "utkface"):
+        from . import faces
+
+        return faces.load(name, split, root, flatten=flatten, scale=scale, **options)
     return _load_image_folder(split, flatten, scale, options)
 
 
@@ -818,6 +839,10 @@ def available(root: str | os.PathLike | None = None) -> list[dict]:
             location = str(folder)
         elif name == "digits":
             found, location = True, "inside scikit-learn (sklearn.datasets.load_digits)"
+        elif name in ("wiki", "imdb", "utkface"):
+            from . import faces
+
+            found, location = faces.locate(name, base)
         else:
             found, location = True, "the path you pass: path=..."
         rows.append(
