@@ -101,3 +101,20 @@ def test_experiment_bad_arguments(tmp_path, capsys):
     assert "(0, 1]" in capsys.readouterr().err
     assert cli.main(["experiment", "nope", "--out", str(tmp_path / "x")]) == 2
     assert "No run file or folder 'nope'" in capsys.readouterr().err
+
+
+def test_every_face_config_runs_on_utkface_at_a_tiny_budget(data_root, tmp_path, capsys):
+    """The smoke test of the face experiment on the real photos: 120 training and 120 test images
+    (decoded here, cached under tmp_path), one epoch each, one seed."""
+    if not (data_root / "utkface-crop_part1" / "labels.csv").exists():
+        pytest.skip("UTKFace not in the data root")
+    out = tmp_path / "faces"
+    tiny = ["--data.options.limit=120", f"--data.options.cache_dir={tmp_path / 'cache'}", "--data.options.verbose=false",
+            "--finetune.epochs=1", "--pretrain.epochs=1", f"--data.root={data_root}"]
+    assert cli.main(["experiment", "faces", "--seeds", "1", "--label-fractions", "0.1,1.0", "--out", str(out),
+                     "--no-progress", *tiny]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 11 * 2
+    assert {int(r["n_labelled"]) for r in rows} == {12, 120}      # 10 % of 120, stratified by sex
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in rows)
+    assert "CNN-2 + conv-AE" in (out / "report.md").read_text()
