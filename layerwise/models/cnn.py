@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int
+from ..pretraining import Classifier
 
 __all__ = ["CNNClassifier", "CNN_CONFIGS", "RESNETS", "build_cnn", "build_network", "describe_cnn", "network_names", "conv_layers", "load_pretrained_convs"]
 
@@ -176,13 +177,7 @@ def load_pretrained_convs(network: nn.Module, pretrained: nn.Module) -> nn.Modul
     return network
 
 
-def _classifier_base():
-    from ..pretraining import Classifier  # pretraining imports the models package: import late
-
-    return Classifier
-
-
-class CNNClassifier(_classifier_base()):
+class CNNClassifier(Classifier):
     """A named (or configured) CNN of :func:`build_cnn` with a linear head, rebuildable from a
     checkpoint (``config()``), trained by :func:`layerwise.fit` on flat rows with labels.
 
