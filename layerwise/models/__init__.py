@@ -3,5 +3,6 @@
 from .autoencoder import AutoEncoder
 from .dbn import DBN
 from .rbm import RBM
+from .sbn import SigmoidBeliefNet
 
-__all__ = ["AutoEncoder", "DBN", "RBM"]
+__all__ = ["AutoEncoder", "DBN", "RBM", "SigmoidBeliefNet"]
