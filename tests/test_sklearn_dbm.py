@@ -1,0 +1,172 @@
+"""DBMTransformer: the common checks, agreement with the DBM, digits, reproducibility, parameters."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from layerwise.models.dbm import DBM
+from layerwise.sklearn import DBMTransformer
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
+
+# ---- scikit-learn's common checks ------------------------------------------------------------
+
+# As for RBMTransformer (tests/test_sklearn_rbm.py): Bernoulli visible units need X in [0, 1].
+# The tag positive_only is set (negative values are rejected with sklearn's "Negative values in
+# data" wording), but it only makes the checks shift their data to >= 0, and no tag says "at
+# most 1": these checks feed values above 1, which fit rejects.
+_ABOVE_ONE = "feeds X with values above 1; Bernoulli visible units need X in [0, 1]"
+_OUT_OF_RANGE = [
+    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
+    "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
+    "check_estimators_pickle", "check_f_contiguous_array_estimator", "check_fit2d_1feature",
+    "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+    "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+    "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
+    "check_readonly_memmap_input",
+]
+_OUT_OF_RANGE_TRANSFORMER = ["check_fit2d_1sample", "check_transformer_data_not_an_array",
+                             "check_transformer_general", "check_transformer_preserve_dtypes"]
+
+
+def expected_failed_checks(estimator):
+    return {name: _ABOVE_ONE for name in _OUT_OF_RANGE + _OUT_OF_RANGE_TRANSFORMER}
+
+
+@parametrize_with_checks([
+    DBMTransformer(hidden_layer_sizes=(4, 3), n_iter=2, n_chains=10, random_state=0),
+    DBMTransformer(hidden_layer_sizes=(4, 3, 2), n_iter=1, pretrain_epochs=1, layers="all", n_chains=5,
+                   mf_steps=3, random_state=0),
+], expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def binary_digits():
+    """Digits binarised at half intensity, split 70/30."""
+    X, y = load_digits(return_X_y=True)
+    return train_test_split((X / 16 > 0.5).astype(np.float64), y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return (np.random.RandomState(0).rand(60, 12) > 0.5).astype(np.float64)
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layers", ["top", "all"])
+def test_transform_is_the_dbms_mean_field_posterior(small, layers):
+    est = DBMTransformer(hidden_layer_sizes=(6, 4), n_iter=2, pretrain_epochs=1, layers=layers,
+                         random_state=0).fit(small)
+    assert isinstance(est.model_, DBM) and est.model_.sizes == [12, 6, 4]
+    assert est.n_features_in_ == 12 and est.n_iter_ == 2 and len(est.history_) == 2
+    assert len(est.pretrain_histories_) == 2 and est.components_.shape == (6, 12)
+    np.testing.assert_array_equal(est.components_, est.model_.weights[0].detach().numpy())
+    with torch.no_grad():
+        expected = est.model_.transform(torch.tensor(small, dtype=torch.float32), layers=layers).numpy()
+    features = est.transform(small)
+    assert features.dtype == np.float64 and features.shape == (60, 4 if layers == "top" else 10)
+    np.testing.assert_array_equal(features, expected.astype(np.float64))
+    assert est.transform(small.astype(np.float32)).dtype == np.float32
+    # a sample's features do not depend on the batch (mean-field runs exactly mf_steps sweeps)
+    np.testing.assert_allclose(est.transform(small[:7]), features[:7], rtol=1e-6, atol=1e-7)
+    names = est.get_feature_names_out()
+    assert len(names) == features.shape[1] and names[0] == "dbmtransformer0"
+
+
+def test_pipeline_with_logistic_regression_on_binary_digits(binary_digits):
+    X_train, X_test, y_train, y_test = binary_digits
+    pipe = make_pipeline(
+        DBMTransformer(hidden_layer_sizes=(64, 32), pretrain_epochs=5, n_iter=5, layers="all", random_state=0),
+        LogisticRegression(max_iter=2000),
+    ).fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.85  # seen: 0.898
+
+
+def test_same_random_state_same_result_and_global_rng_untouched(small):
+    state = torch.get_rng_state()
+    a = DBMTransformer(hidden_layer_sizes=(5, 3), n_iter=3, pretrain_epochs=2, random_state=7).fit(small)
+    b = clone(a).fit(small.copy())
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.transform(small), b.transform(small))
+    c = clone(a).set_params(random_state=8).fit(small)
+    assert not np.allclose(a.components_, c.components_)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("pretrain_epochs", [0, 2])
+def test_fit_returns_self_and_is_reset_plus_partial_fit_epochs(small, pretrain_epochs):
+    params = dict(hidden_layer_sizes=(5, 3), n_iter=3, pretrain_epochs=pretrain_epochs, n_chains=8,
+                  random_state=0)
+    full = DBMTransformer(**params)
+    assert full.fit(small) is full
+    steps = DBMTransformer(**params)
+    for _ in range(3):
+        assert steps.partial_fit(small) is steps
+    np.testing.assert_array_equal(full.components_, steps.components_)
+    np.testing.assert_array_equal(full.transform(small), steps.transform(small))
+    assert steps.n_iter_ == 3 and [r["epoch"] for r in steps.history_] == [1, 2, 3]
+    steps.partial_fit(small)  # fit starts over: the same result again
+    np.testing.assert_array_equal(steps.fit(small).transform(small), full.transform(small))
+
+
+def test_verbose_prints_an_epoch_line(small, capsys):
+    DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=2, verbose=1, random_state=0).fit(small)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("[DBMTransformer] Iteration 2, reconstruction error = ")
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes"),
+    ({"hidden_layer_sizes": (8,)}, "hidden_layer_sizes"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"n_iter": -1}, "n_iter"),
+    ({"pretrain_epochs": -1}, "pretrain_epochs"),
+    ({"mf_steps": -1}, "mf_steps"),
+    ({"n_chains": 0}, "n_chains"),
+    ({"k": 0}, "k"),
+    ({"layers": "bottom"}, "layers"),
+    ({"momentum": 1.0}, "momentum"),
+    ({"verbose": -1}, "verbose"),
+    ({"device": "tpu"}, "device"),
+])
+def test_bad_parameters_fail_at_fit(small, params, name):
+    est = DBMTransformer(**params)  # __init__ only stores
+    with pytest.raises(ValueError, match=f"The '{name}' parameter"):
+        est.fit(small)
+    with pytest.raises(ValueError, match=f"The '{name}' parameter"):
+        est.partial_fit(small)
+    assert not hasattr(est, "model_")
+
+
+def test_one_hidden_layer_points_to_rbm_transformer(small):
+    with pytest.raises(ValueError, match="at least 2 hidden layer sizes.*RBMTransformer"):
+        DBMTransformer(hidden_layer_sizes=8).fit(small)
+
+
+def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small):
+    est = DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=1)
+    with pytest.raises(ValueError, match=r"Negative values in data passed to DBMTransformer.fit.*\[0, 1\]"):
+        est.fit(small - 0.5)
+    with pytest.raises(ValueError, match=r"Values above 1 in data passed to DBMTransformer.fit.*\[0, 1\]"):
+        est.fit(small * 2)
+    with pytest.raises(NotFittedError):
+        est.transform(small)
+    est.fit(small)
+    with pytest.raises(ValueError, match=r"DBMTransformer.partial_fit.*\[0, 1\]"):
+        est.partial_fit(small * 2)
+    with pytest.raises(ValueError, match=r"DBMTransformer.transform.*\[0, 1\]"):
+        est.transform(small * 1.1)
