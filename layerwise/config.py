@@ -10,6 +10,7 @@ A run file has these sections (every key optional; defaults below):
                                # "rbm": train one RBM; "dbn": pre-train a DBN, sample, fine-tune
                                # "cnn": train a CNN classifier (then `layerwise visualize` it)
                                # "csc": learn convolutional sparse coding filters (ISTA / FISTA)
+                               # "sbn": a sigmoid belief net by wake-sleep; "dbm": a deep Boltzmann machine
     seeds: [0, 1, 2]
     device: auto
     data: {name: digits, label_fraction: 0.1}
@@ -116,7 +117,7 @@ class RunConfig:
     evaluate: EvalConfig = field(default_factory=EvalConfig)
 
 
-TASKS = ("compare", "autoencoder", "rbm", "dbn", "cnn", "csc")
+TASKS = ("compare", "autoencoder", "rbm", "dbn", "cnn", "csc", "sbn", "dbm")
 
 
 def _build(cls, values: Any, where: str):

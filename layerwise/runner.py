@@ -34,8 +34,10 @@ from .models.autoencoder import AutoEncoder
 from .models.cnn import CNN_CONFIGS, CNNClassifier, build_cnn, build_network, describe_cnn, load_pretrained_convs, network_names
 from .models.conv_autoencoder import ConvAutoEncoder
 from .models.csc import ConvSparseCoding, plot_csc
+from .models.dbm import DBM
 from .models.dbn import DBN
 from .models.rbm import RBM
+from .models.sbn import SigmoidBeliefNet
 from .pretraining import build_mlp, finetune, pretrain
 from .training import fit
 
@@ -535,6 +537,103 @@ def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
     return [row]
 
 
+def _hidden_sizes(cfg: RunConfig, task: str) -> tuple[list[int], dict]:
+    options = dict(cfg.model)
+    hidden = options.pop("hidden_sizes", None)
+    if not isinstance(hidden, list) or not hidden:
+        raise ConfigError(f"Task {task!r} needs model.hidden_sizes, a list of layer sizes above the data.")
+    return hidden, options
+
+
+def _chain_pictures(out: Path, draw, ev, shape) -> None:
+    """samples.png and chain.png from ``draw(n, every)``: a list of (n, D) snapshots."""
+    if len(shape) < 2:
+        return
+    every = max(ev.sample_steps // 10, 1)
+    snaps = draw(ev.samples, every)
+    plots.plot_samples(snaps[-1].cpu(), out / "samples.png", shape=shape,
+                       title=f"{ev.samples} samples after {ev.sample_steps} Gibbs sweeps")
+    k = min(8, ev.samples)
+    plots.plot_samples(torch.stack([s[:k] for s in snaps]).reshape(-1, snaps[0].shape[1]).cpu(), out / "chain.png",
+                       shape=shape, ncols=k, title=f"{k} chains, every {every} sweeps (top to bottom)")
+
+
+def run_sbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Train a sigmoid belief net by wake-sleep on binary data (``model: {hidden_sizes: [...]}``):
+    the importance-sampled bound on the test images (``evaluate.ais_runs`` samples per image,
+    100 by default), first-layer generative filters and ancestral samples."""
+    hidden, options = _hidden_sizes(cfg, "sbn")
+    check_options(SigmoidBeliefNet, options, "model", skip=("sizes", "device", "dtype"))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    torch.manual_seed(seed)
+    model = SigmoidBeliefNet([data.train_x.shape[1], *hidden], **options).init_visible_bias(data.train_x)
+    t0 = time.perf_counter()
+    hist = fit(model, data.train_x, checkpoint_dir=out, progress=progress, **_fit_options(cfg.train, cfg.device, seed))
+    secs = time.perf_counter() - t0
+    test = _test_metrics(model, data.test_x)
+    k = cfg.evaluate.ais_runs or 100
+    gen = torch.Generator(device=data.test_x.device).manual_seed(seed)
+    with torch.no_grad():
+        test[f"log_likelihood_is_{k}"] = float(model.log_likelihood(data.test_x.to(next(model.parameters()).device),
+                                                                     method="is", n_samples=k, generator=gen).mean())
+    shape = _grid_shape(data.image_shape)
+    if len(data.image_shape) > 1:
+        plots.plot_filters(model.generative_weights[0].detach().T.cpu(), out / "filters.png", shape=shape,
+                           title="generative filters of the first hidden layer")
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            plots.plot_samples(model.sample(cfg.evaluate.samples).cpu(), out / "samples.png", shape=shape,
+                               title=f"{cfg.evaluate.samples} ancestral samples")
+    plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "log_likelihood_bound"))
+    return [_single_row(model, secs, test, log)]
+
+
+def run_dbm(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
+    """Pre-train a DBM greedily (the ``pretrain`` section; doubled inputs), then train it jointly
+    (``train``): mean-field reconstruction, the lower bound on test log p(v) with an AIS log Z
+    when ``evaluate.ais_runs > 0``, filters, samples and the chains' evolution."""
+    hidden, options = _hidden_sizes(cfg, "dbm")
+    check_options(DBM, options, "model", skip=("sizes", "device", "dtype"))
+    seed = cfg.seeds[0]
+    data = prepare_data(cfg.data, seed)
+    torch.manual_seed(seed)
+    model = DBM([data.train_x.shape[1], *hidden], **options)
+    t0 = time.perf_counter()
+    p = cfg.pretrain
+    model.pretrain(data.train_x, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, optimizer=p.optimizer,
+                   momentum=p.momentum, progress=progress, seed=seed, device=cfg.device)
+    pre_s = time.perf_counter() - t0
+    hist = fit(model, data.train_x, checkpoint_dir=out, progress=progress, **_fit_options(cfg.train, cfg.device, seed))
+    secs = time.perf_counter() - t0
+    test = _test_metrics(model, data.test_x)
+    test["pretrain_seconds"] = pre_s
+    ev = cfg.evaluate
+    if ev.ais_runs > 0:
+        dev = model.weights[0].device
+        ais = model.log_partition("ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas, data=data.train_x,
+                                  generator=torch.Generator(device=dev).manual_seed(seed))
+        with torch.no_grad():
+            bound = float(model.lower_bound(data.test_x.to(dev), log_z=ais.log_z).mean())
+        test.update({"log_z_ais": ais.log_z, "lower_bound_ais": bound})
+    shape = _grid_shape(data.image_shape)
+    if len(data.image_shape) > 1:
+        plots.plot_filters(model.weights[0].detach().cpu(), out / "filters.png", shape=shape)
+        torch.manual_seed(seed)
+
+        def draw(n, every):
+            with torch.no_grad():
+                states, snaps = model.random_states(n), []
+                for _ in range(max(ev.sample_steps // every, 1)):
+                    states = model.gibbs(states, every)
+                    snaps.append(states[0])
+            return snaps
+
+        _chain_pictures(out, draw, ev, shape)
+    plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "reconstruction_error"))
+    return [_single_row(model, secs, test, log)]
+
+
 def run_cnn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
     """Train a CNN classifier (``model: {network: cnn-1}``) with the kept labels; report test
     accuracy, the first filters and the Zeiler-Fergus projections of every conv layer. The run
@@ -637,6 +736,10 @@ def check_run(cfg: RunConfig) -> None:
         network = cfg.model.get("network", cfg.network.cnn)
         _check_cnn(network if isinstance(network, str) else None)
         check_options(CNNClassifier, cfg.model, "model", skip=("in_shape", "n_classes"))
+    elif cfg.task in ("sbn", "dbm"):
+        cls = SigmoidBeliefNet if cfg.task == "sbn" else DBM
+        check_options(cls, {k: v for k, v in cfg.model.items() if k != "hidden_sizes"}, "model",
+                      skip=("sizes", "device", "dtype"))
     elif cfg.task == "csc":
         check_options(ConvSparseCoding, cfg.model, "model", skip=("in_channels", "device", "dtype"))
     else:
@@ -649,7 +752,8 @@ def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     t0 = time.perf_counter()
-    single = {"autoencoder": run_autoencoder, "rbm": run_rbm, "dbn": run_dbn, "cnn": run_cnn, "csc": run_csc}
+    single = {"autoencoder": run_autoencoder, "rbm": run_rbm, "dbn": run_dbn, "cnn": run_cnn, "csc": run_csc,
+              "sbn": run_sbn, "dbm": run_dbm}
     if cfg.task in single:
         rows = single[cfg.task](cfg, out, progress, log)
         _write_results(out, rows)

@@ -206,3 +206,18 @@ def test_run_csc_and_conv_autoencoder_pretraining(tmp_path, capsys):
     run.write_text("task: compare\nnetwork: {cnn: cnn-7}\nvariants: {conv: {learner: conv_autoencoder}}\n")
     assert cli.main(["run", str(run), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
     assert "Unknown network 'cnn-7'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, expect", [("digits_sbn", "log_likelihood_is_10 "), ("digits_dbm", "lower_bound_ais")])
+def test_run_sbn_and_dbm(name, expect, tmp_path, capsys):
+    out = tmp_path / name
+    assert cli.main(["run", name, "--out", str(out), "--no-progress", "--train.epochs=1", "--pretrain.epochs=1",
+                     "--data.max_train=200", "--data.max_test=50", "--evaluate.ais_runs=10",
+                     "--evaluate.ais_betas=100", "--evaluate.samples=8", "--evaluate.sample_steps=20"]) == 0
+    assert expect in capsys.readouterr().out
+    assert (out / "samples.png").stat().st_size > 500 and (out / "filters.png").exists()
+    assert (out / "last" / "model.safetensors").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"task: {name.split('_')[1]}\nmodel: {{hidden_sizes: [4, 2], n_chainz: 3}}\n")
+    assert cli.main(["run", str(bad), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert "n_chainz" in capsys.readouterr().err
