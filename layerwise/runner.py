@@ -99,7 +99,7 @@ def _fit_options(train: TrainConfig, device: str, seed: int) -> dict:
             "lr_schedule": train.lr_schedule, "device": device, "seed": seed}
 
 
-LEARNERS = ("autoencoder", "rbm", "dbn", "conv_autoencoder")
+LEARNERS = ("autoencoder", "rbm", "dbn", "dbm", "conv_autoencoder")
 # A conv autoencoder's architecture is the CNN's block: these come from network.cnn.
 _CONV_KEYS = ("in_shape", "channels", "kernel_size", "pool")
 
@@ -138,7 +138,7 @@ def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfi
         raise ConfigError("A conv_autoencoder variant pre-trains the blocks of a CNN, and a CNN (network.cnn) "
                           f"can only be pre-trained by conv_autoencoder variants; got learner {kind!r} with "
                           f"network.cnn={cfg.network.cnn!r}.")
-    if kind in ("rbm", "dbn") and cfg.network.activation != "sigmoid":
+    if kind in ("rbm", "dbn", "dbm") and cfg.network.activation != "sigmoid":
         raise ConfigError(f"A {kind} variant gives sigmoid layers (p(h = 1 | v)); set network.activation "
                           f"to 'sigmoid' (it is {cfg.network.activation!r}) so that the baseline matches.")
     if kind == "autoencoder":
@@ -148,6 +148,8 @@ def _split_variant(cfg: RunConfig, options: dict) -> tuple[str, dict, TrainConfi
         check_options(ConvAutoEncoder, options, "variants.<name>", skip=_CONV_KEYS)
     elif kind == "rbm":
         check_options(RBM, options, "variants.<name>", skip=("n_visible", "n_hidden", "device", "dtype"))
+    elif kind == "dbm":
+        check_options(DBM, options, "variants.<name>", skip=("sizes", "device", "dtype"))
     else:
         check_options(DBN, options, "variants.<name>", skip=("sizes",))
     return kind, options, train
@@ -182,6 +184,11 @@ def _pretrain_variant(cfg: RunConfig, options: dict, x: torch.Tensor, seed: int,
         stack = pretrain(makers, x, progress=progress, **fit_options)
         network = load_pretrained_convs(build_cnn(cfg.network.cnn, image_shape(shape, "A CNN")), stack)
         return network, stack.learners, stack
+    if kind == "dbm":  # greedy pre-training with doubled inputs, then joint training, same settings
+        dbm = DBM([x.shape[1], *sizes], **model_options)
+        dbm.pretrain(x, progress=progress, **fit_options)
+        dbm.histories_ = [*dbm.histories_, fit(dbm, x, progress=progress, desc="DBM joint training", **fit_options)]
+        return dbm.encoder(), [dbm], dbm
     if kind == "dbn":
         dbn = DBN([x.shape[1], *sizes], **model_options)
         dbn.pretrain(x, progress=progress, **fit_options)
@@ -281,6 +288,8 @@ def _first_weight(learner) -> torch.Tensor:
     first convolution's filters (K, C, s, s)."""
     if isinstance(learner, ConvAutoEncoder):
         return learner.convs[0].weight.detach().cpu()
+    if isinstance(learner, DBM):
+        return learner.weights[0].detach().cpu()
     w = getattr(learner, "weight", None)
     return (w if isinstance(w, torch.Tensor) else learner.weights()[0]).detach().cpu()
 

@@ -73,7 +73,7 @@ def test_run_compare_writes_report_results_and_pictures(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| random |" in printed and "| denoising |" in printed
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert [r["variant"] for r in rows] == ["random", "autoencoder", "denoising", "sparse", "contractive", "rbm", "dbn"]
+    assert [r["variant"] for r in rows] == ["random", "autoencoder", "denoising", "sparse", "contractive", "rbm", "dbn", "dbm"]
     assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in rows)
     assert float(rows[0]["pretrain_seconds"]) == 0.0 and float(rows[1]["pretrain_seconds"]) > 0.0
     report = (out / "report.md").read_text()
