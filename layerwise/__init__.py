@@ -9,11 +9,11 @@
 
 from . import datasets, deconv, partition
 from .checkpoint import load_model, save_checkpoint
-from .models import DBM, DBN, RBM, AutoEncoder, SigmoidBeliefNet
+from .models import DBM, DBN, RBM, AutoEncoder, SigmoidBeliefNet, UpDownDBN
 from .pretraining import Classifier, build_mlp, finetune, pretrain
 from .training import Callback, History, fit
 
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "Callback", "Classifier", "DBM", "DBN", "History", "RBM", "build_mlp", "datasets", "deconv",
-           "finetune", "fit", "load_model", "partition", "pretrain", "save_checkpoint", "SigmoidBeliefNet", "__version__"]
+           "finetune", "fit", "load_model", "partition", "pretrain", "save_checkpoint", "SigmoidBeliefNet", "UpDownDBN", "__version__"]

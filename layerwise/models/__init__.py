@@ -5,5 +5,6 @@ from .dbm import DBM
 from .dbn import DBN
 from .rbm import RBM
 from .sbn import SigmoidBeliefNet
+from .updown import UpDownDBN
 
-__all__ = ["AutoEncoder", "DBM", "DBN", "RBM", "SigmoidBeliefNet"]
+__all__ = ["AutoEncoder", "DBM", "DBN", "RBM", "SigmoidBeliefNet", "UpDownDBN"]
