@@ -98,6 +98,7 @@ class EvalConfig:
     ais_betas: int = 10000          # intermediate temperatures of AIS
     samples: int = 64               # Gibbs chains drawn for the samples picture
     sample_steps: int = 1000        # Gibbs sweeps per chain
+    updown_epochs: int = 0          # task dbn: > 0 fine-tunes a copy by up-down (train section's settings)
 
 
 @dataclass

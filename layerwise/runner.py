@@ -38,6 +38,7 @@ from .models.dbm import DBM
 from .models.dbn import DBN
 from .models.rbm import RBM
 from .models.sbn import SigmoidBeliefNet
+from .models.updown import UpDownDBN
 from .pretraining import build_mlp, finetune, pretrain
 from .training import fit
 
@@ -526,6 +527,8 @@ def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
         log_z = dbn.rbms[-1].log_partition(method="ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas)
         bound = dbn.lower_bound(data.test_x.to(device), log_z=log_z)
         test["lower_bound"] = float(bound.mean())
+    if ev.updown_epochs > 0:
+        test.update(_updown(dbn, cfg, data, out, progress))
     lx, ly, _ = datasets.label_fraction(data.train_x, data.train_y, cfg.data.label_fraction, seed=seed)
     n_classes = int(torch.cat([data.train_y, data.test_y]).max()) + 1
     t1 = time.perf_counter()
@@ -544,6 +547,43 @@ def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
     row.update({"pretrain_seconds": pre_s, "finetune_seconds": time.perf_counter() - t1,
                 "n_labelled": len(ly)})
     return [row]
+
+
+def _updown(dbn: DBN, cfg: RunConfig, data, out: Path, progress: bool) -> dict[str, float]:
+    """Up-down fine-tuning of a copy of ``dbn`` (Hinton, Osindero & Teh 2006) for
+    ``evaluate.updown_epochs`` epochs with the ``train`` section's optimiser settings; the bound
+    on the test images before and after (same estimator seed; top log Z exact when the top RBM's
+    smaller layer has at most 20 units, else AIS with the evaluate settings), and samples of both."""
+    ev, seed = cfg.evaluate, cfg.seeds[0]
+    net = UpDownDBN.from_dbn(dbn)
+    device = next(net.parameters()).device
+    test_x = data.test_x.to(device)
+    ais = {"n_runs": max(ev.ais_runs, 1), "n_betas": ev.ais_betas}
+
+    def bound() -> float:
+        gen = torch.Generator(device=device).manual_seed(seed)
+        log_z = net.top_log_partition(test_x, ais_options=ais, generator=gen)
+        with torch.no_grad():
+            return float(net.lower_bound(test_x, log_z=log_z, n_samples=10, generator=gen).mean())
+
+    before = bound()
+    shape = _grid_shape(data.image_shape)
+    snaps = {}
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        snaps["before"] = net.generate(ev.samples, gibbs_steps=ev.sample_steps)
+    options = _fit_options(cfg.train, cfg.device, seed)
+    options["epochs"] = ev.updown_epochs
+    fit(net, data.train_x, progress=progress, desc="up-down", **options)
+    after = bound()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        snaps["after"] = net.generate(ev.samples, gibbs_steps=ev.sample_steps)
+    if len(data.image_shape) > 1:
+        for name, x in snaps.items():
+            plots.plot_samples(x.cpu(), out / f"samples_updown_{name}.png", shape=shape,
+                               title=f"{ev.samples} samples {name} {ev.updown_epochs} epochs of up-down")
+    return {"lower_bound_before_updown": before, "lower_bound_after_updown": after}
 
 
 def _hidden_sizes(cfg: RunConfig, task: str) -> tuple[list[int], dict]:

@@ -221,3 +221,15 @@ def test_run_sbn_and_dbm(name, expect, tmp_path, capsys):
     bad.write_text(f"task: {name.split('_')[1]}\nmodel: {{hidden_sizes: [4, 2], n_chainz: 3}}\n")
     assert cli.main(["run", str(bad), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
     assert "n_chainz" in capsys.readouterr().err
+
+
+def test_run_dbn_with_up_down_fine_tuning(tmp_path, capsys):
+    out = tmp_path / "dbn"
+    assert cli.main(["run", "digits_dbn", "--out", str(out), "--no-progress", "--pretrain.epochs=1",
+                     "--train.epochs=1", "--finetune.epochs=1", "--data.max_train=200", "--data.max_test=50",
+                     "--evaluate.ais_runs=10", "--evaluate.ais_betas=100", "--evaluate.samples=8",
+                     "--evaluate.sample_steps=20", "--evaluate.updown_epochs=2"]) == 0
+    printed = capsys.readouterr().out
+    assert "lower_bound_before_updown" in printed and "lower_bound_after_updown" in printed
+    for name in ("samples_updown_before.png", "samples_updown_after.png"):
+        assert (out / name).stat().st_size > 500
