@@ -126,6 +126,26 @@ def _to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.tensor(np.asarray(X, dtype=np.float32), device=device)
 
 
+def _train_epochs(est: Any, x: torch.Tensor, epochs: int, describe: Any, offset: int = 0) -> None:
+    """``epochs`` more epochs of ``est.model_`` on ``x`` with ``est.optimizer_``, each one
+    :func:`layerwise.fit` call seeded with ``est._seed + offset + e`` (``e`` counted over all
+    calls, ``est.n_iter_``), so that ``fit`` and as many ``partial_fit`` calls see the same
+    batches and the same random draws. Each record is numbered and kept in ``est.history_``;
+    with ``verbose``, one line per epoch as BernoulliRBM prints it, ``describe(record)`` in it."""
+    device = _device_of(est.model_)
+    for _ in range(epochs):
+        seed = (est._seed + offset + est.n_iter_) % _MAX_SEED
+        with _seeded(seed, device):
+            record = fit(est.model_, x, epochs=1, batch_size=est.batch_size, optimizer=est.optimizer_,
+                         device=device, seed=seed, progress=False)[0]
+        est.n_iter_ += 1
+        record["epoch"] = est.n_iter_
+        est.history_.append(record)
+        if est.verbose:
+            print(f"[{type(est).__name__}] Iteration {est.n_iter_}, {describe(record)}, "
+                  f"time = {record['seconds']:.2f}s")
+
+
 def _check_unit_interval(X: np.ndarray, whom: str, why: str) -> None:
     """Raise ValueError unless every value of ``X`` lies in [0, 1].
 
@@ -969,13 +989,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """``epochs`` more epochs, each one :func:`layerwise.fit` call seeded with seed + e (e
         counted over all calls), so that ``fit`` and as many ``partial_fit`` calls see the same
         batches and the same Gibbs samples."""
+        _train_epochs(self, x, epochs, self._describe)
         device = _device_of(self.model_)
-        for _ in range(epochs):
-            seed = (self._seed + self.n_iter_) % _MAX_SEED
-            with _seeded(seed, device):
-                history = fit(self.model_, x, epochs=1, batch_size=self.batch_size,
-                              optimizer=self.optimizer_, device=device, seed=seed, progress=False)
-            self._record(history[0])
         if self.model_.persistent:
             with _seeded((self._seed + self.n_iter_) % _MAX_SEED, device), torch.no_grad():
                 h = self.model_.sample_hidden(self.model_.chains)
@@ -984,18 +999,12 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.intercept_hidden_ = self.model_.hidden_bias.detach().cpu().numpy().copy()
         self.intercept_visible_ = self.model_.visible_bias.detach().cpu().numpy().copy()
 
-    def _record(self, record: dict) -> None:
-        """Number an epoch's record, keep it, and print it when ``verbose`` (as BernoulliRBM)."""
-        self.n_iter_ += 1
-        record["epoch"] = self.n_iter_
-        self.history_.append(record)
-        if self.verbose:
-            if "pseudo_log_likelihood" in record:
-                what = f"pseudo-likelihood = {record['pseudo_log_likelihood']:.2f}"
-            else:
-                what = f"reconstruction error = {record['reconstruction_error']:.4g}"
-            print(f"[{type(self).__name__}] Iteration {self.n_iter_}, {what}, "
-                  f"time = {record['seconds']:.2f}s")
+    @staticmethod
+    def _describe(record: dict) -> str:
+        """The verbose line's measure, as BernoulliRBM prints it."""
+        if "pseudo_log_likelihood" in record:
+            return f"pseudo-likelihood = {record['pseudo_log_likelihood']:.2f}"
+        return f"reconstruction error = {record['reconstruction_error']:.4g}"
 
     # ---- the maps -----------------------------------------------------------------------------
 
@@ -1442,18 +1451,7 @@ class ConvSparseCodingTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMi
         return x
 
     def _train(self, x: torch.Tensor, epochs: int) -> None:
-        device = _device_of(self.model_)
-        for _ in range(epochs):
-            seed = (self._seed + self.n_iter_) % _MAX_SEED
-            with _seeded(seed, device):
-                record = fit(self.model_, x, epochs=1, batch_size=self.batch_size, optimizer=self.optimizer_,
-                             device=device, seed=seed, progress=False)[0]
-            self.n_iter_ += 1
-            record["epoch"] = self.n_iter_
-            self.history_.append(record)
-            if self.verbose:
-                print(f"[{type(self).__name__}] Iteration {self.n_iter_}, objective = {record['objective']:.4g}, "
-                      f"time = {record['seconds']:.2f}s")
+        _train_epochs(self, x, epochs, lambda r: f"objective = {r['objective']:.4g}")
         self.components_ = self.model_.weight.detach().cpu().numpy().copy()
         with torch.no_grad():
             self._n_out = int(self.model_.transform(x[:1], pooling=self.pooling).shape[1])
@@ -1708,18 +1706,7 @@ class DBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """``epochs`` more epochs, each one :func:`layerwise.fit` call seeded with seed + 1 + e (e
         counted over all calls), so that ``fit`` and as many ``partial_fit`` calls see the same
         batches and the same Gibbs samples."""
-        device = _device_of(self.model_)
-        for _ in range(epochs):
-            seed = (self._seed + 1 + self.n_iter_) % _MAX_SEED
-            with _seeded(seed, device):
-                record = fit(self.model_, x, epochs=1, batch_size=self.batch_size, optimizer=self.optimizer_,
-                             device=device, seed=seed, progress=False)[0]
-            self.n_iter_ += 1
-            record["epoch"] = self.n_iter_
-            self.history_.append(record)
-            if self.verbose:
-                print(f"[{type(self).__name__}] Iteration {self.n_iter_}, reconstruction error = "
-                      f"{record['reconstruction_error']:.4g}, time = {record['seconds']:.2f}s")
+        _train_epochs(self, x, epochs, lambda r: f"reconstruction error = {r['reconstruction_error']:.4g}", offset=1)
         self.components_ = self.model_.weights[0].detach().cpu().numpy().copy()
 
     # ---- the map ------------------------------------------------------------------------------
