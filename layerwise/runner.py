@@ -594,19 +594,6 @@ def _hidden_sizes(cfg: RunConfig, task: str) -> tuple[list[int], dict]:
     return hidden, options
 
 
-def _chain_pictures(out: Path, draw, ev, shape) -> None:
-    """samples.png and chain.png from ``draw(n, every)``: a list of (n, D) snapshots."""
-    if len(shape) < 2:
-        return
-    every = max(ev.sample_steps // 10, 1)
-    snaps = draw(ev.samples, every)
-    plots.plot_samples(snaps[-1].cpu(), out / "samples.png", shape=shape,
-                       title=f"{ev.samples} samples after {ev.sample_steps} Gibbs sweeps")
-    k = min(8, ev.samples)
-    plots.plot_samples(torch.stack([s[:k] for s in snaps]).reshape(-1, snaps[0].shape[1]).cpu(), out / "chain.png",
-                       shape=shape, ncols=k, title=f"{k} chains, every {every} sweeps (top to bottom)")
-
-
 def run_sbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list[dict]:
     """Train a sigmoid belief net by wake-sleep on binary data (``model: {hidden_sizes: [...]}``):
     the importance-sampled bound on the test images (``evaluate.ais_runs`` samples per image,
@@ -670,15 +657,15 @@ def run_dbm(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
         plots.plot_filters(model.weights[0].detach().cpu(), out / "filters.png", shape=shape)
         torch.manual_seed(seed)
 
-        def draw(n, every):
+        def draw(n, steps, every):  # (T, n, D): the visible states every ``every`` sweeps
             with torch.no_grad():
                 states, snaps = model.random_states(n), []
-                for _ in range(max(ev.sample_steps // every, 1)):
+                for _ in range(max(steps // every, 1)):
                     states = model.gibbs(states, every)
                     snaps.append(states[0])
-            return snaps
+            return torch.stack(snaps)
 
-        _chain_pictures(out, draw, ev, shape)
+        _sample_pictures(out, draw, model.sizes[0], shape, ev)
     plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "reconstruction_error"))
     return [_single_row(model, secs, test, log)]
 
