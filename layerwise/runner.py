@@ -507,10 +507,7 @@ def run_dbn(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
     the variational lower bound on test log p(v) for two-layer DBNs when ``evaluate.ais_runs > 0``."""
     from .checkpoint import save_checkpoint
 
-    options = dict(cfg.model)
-    hidden = options.pop("hidden_sizes", None)
-    if not hidden:
-        raise ConfigError("Task 'dbn' needs model.hidden_sizes, e.g. [500, 2000].")
+    hidden, options = _hidden_sizes(cfg, "dbn")
     check_options(DBN, options, "model", skip=("sizes",))
     seed = cfg.seeds[0]
     data = prepare_data(cfg.data, seed)
