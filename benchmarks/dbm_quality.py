@@ -15,12 +15,12 @@ stochastically). The paper trains for hundreds of epochs; say the budget when co
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
 
 import layerwise as lw
+from _mnist import binarised_mnist, machine
 from layerwise import partition
 
 
@@ -37,12 +37,8 @@ def main() -> None:
     p.add_argument("--test-size", type=int, default=10000)
     args = p.parse_args()
     hidden = [int(h) for h in args.hidden.split(",")]
-    binarize = lw.datasets.Binarize(0.5)
-    x, y = lw.datasets.load("mnist", "train")
-    xt, yt = lw.datasets.load("mnist", "test")
-    x, y = binarize(x[:args.train_size]), y[:args.train_size]
-    xt, yt = binarize(xt[:args.test_size]), yt[:args.test_size]
-    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+    x, y, xt, yt = binarised_mnist(args.train_size, args.test_size)
+    print(f"machine: {machine()}; "
           f"N={len(x)}, test {len(xt)}; DBM 784-{'-'.join(map(str, hidden))}, {args.pretrain_epochs} pre-training "
           f"+ {args.epochs} joint epochs; AIS {args.runs} runs x {args.betas} temperatures", flush=True)
     rows = []

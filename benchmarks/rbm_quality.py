@@ -15,12 +15,12 @@ samples them stochastically; say so when comparing)::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
 
 import layerwise as lw
+from _mnist import binarised_mnist, machine
 from layerwise import partition
 
 
@@ -39,12 +39,8 @@ def main() -> None:
     p.add_argument("--methods", default="cd1,cdk,pcd")
     args = p.parse_args()
     t_all = time.perf_counter()
-    binarize = lw.datasets.Binarize(0.5)
-    x, y = lw.datasets.load("mnist", "train")
-    xt, yt = lw.datasets.load("mnist", "test")
-    x, y = binarize(x[: args.train_size]), y[: args.train_size]
-    xt, yt = binarize(xt[: args.test_size]), yt[: args.test_size]
-    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+    x, y, xt, yt = binarised_mnist(args.train_size, args.test_size)
+    print(f"machine: {machine()}; "
           f"N={len(x)}, test {len(xt)}, {args.epochs} epochs, AIS {args.runs} runs x {args.betas} temperatures")
     rows = []
     settings = {"cd1": dict(k=1), "cdk": dict(k=args.k), "pcd": dict(k=1, persistent=True, n_chains=100)}
