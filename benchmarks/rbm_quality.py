@@ -66,7 +66,9 @@ def main() -> None:
     # a two-layer DBN on the PCD (else the first) RBM: second RBM on its hidden probabilities
     first = rbms.get("pcd") or next(iter(rbms.values()))
     dbn = lw.DBN([784, args.hidden, args.top], persistent=True)
-    dbn.rbms[0].load_state_dict(first.state_dict())
+    with torch.no_grad():  # the parameters only: a CD-trained first RBM has no persistent chains
+        for name in ("weight", "visible_bias", "hidden_bias"):
+            getattr(dbn.rbms[0], name).copy_(getattr(first, name))
     codes = first.transform(x)
     torch.manual_seed(0)
     t = time.perf_counter()
