@@ -224,6 +224,21 @@ class AISResult:
     def __float__(self) -> float:
         return self.log_z
 
+    @classmethod
+    def from_log_weights(cls, log_weights: Tensor) -> "AISResult":
+        """The estimate and its ±3 standard-error band from the per-run ``log Z_A + log w_r``."""
+        n_runs = log_weights.numel()
+        log_z = float(torch.logsumexp(log_weights, 0) - math.log(n_runs))
+        if n_runs == 1:
+            return cls(log_z=log_z, lower=-math.inf, upper=math.inf, log_weights=log_weights)
+        top = float(log_weights.max())
+        w = torch.exp(log_weights - top)
+        se = float(w.std()) / math.sqrt(n_runs)
+        mean = float(w.mean())
+        upper = top + math.log(mean + 3 * se)
+        lower = top + math.log(mean - 3 * se) if mean - 3 * se > 0 else -math.inf
+        return cls(log_z=log_z, lower=lower, upper=upper, log_weights=log_weights)
+
 
 def ais_betas(n_betas: int) -> Tensor:
     """The inverse temperatures 0 = beta_0 < ... < beta_K = 1 (``n_betas`` values, float64).
@@ -400,20 +415,8 @@ def ais_log_partition(
             h = rbm.hidden.sample(b_k * a, generator=generator)
             v = sample_visible((1.0 - b_k) * b_a + b_k * rbm.visible_input(h))
 
-    log_weights = (log_w + log_z_a).cpu()
-    log_z = float(torch.logsumexp(log_weights, 0) - math.log(n_runs))
-    if not return_bounds:
-        return log_z
-    if n_runs == 1:
-        lower, upper = -math.inf, math.inf
-    else:
-        top = float(log_weights.max())
-        w = torch.exp(log_weights - top)
-        se = float(w.std()) / math.sqrt(n_runs)
-        mean = float(w.mean())
-        upper = top + math.log(mean + 3 * se)
-        lower = top + math.log(mean - 3 * se) if mean - 3 * se > 0 else -math.inf
-    return AISResult(log_z=log_z, lower=lower, upper=upper, log_weights=log_weights)
+    result = AISResult.from_log_weights((log_w + log_z_a).cpu())
+    return result if return_bounds else result.log_z
 
 
 # ---- likelihoods ------------------------------------------------------------------------------

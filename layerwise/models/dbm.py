@@ -674,18 +674,7 @@ class DBM(nn.Module):
                         if l == 0:
                             a = a + (1.0 - b_k) * b_a
                         x[l] = _bernoulli(torch.sigmoid(a), generator)
-        log_weights = (log_w + log_z_a).cpu()
-        log_z = float(torch.logsumexp(log_weights, 0) - math.log(n_runs))
-        if n_runs == 1:
-            lower, upper = -math.inf, math.inf
-        else:
-            top = float(log_weights.max())
-            r = torch.exp(log_weights - top)
-            se = float(r.std()) / math.sqrt(n_runs)
-            mean = float(r.mean())
-            upper = top + math.log(mean + 3 * se)
-            lower = top + math.log(mean - 3 * se) if mean - 3 * se > 0 else -math.inf
-        return AISResult(log_z=log_z, lower=lower, upper=upper, log_weights=log_weights)
+        return AISResult.from_log_weights((log_w + log_z_a).cpu())
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
