@@ -194,8 +194,9 @@ def summarise_experiment(rows: Sequence[dict], baselines: dict[str, str] | None 
     groups: dict[tuple[str, float], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["network"], r["label_fraction"]), []).append(r)
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["network"] for r in rows))}  # first appearance
     table = []
-    for (network, fraction), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], _order(rows, kv[0][0]))):
+    for (network, fraction), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], order[kv[0][0]])):
         accs = [r["test_accuracy"] for r in rs]
         base = (baselines or {}).get(network)
         diffs = []
@@ -211,11 +212,6 @@ def summarise_experiment(rows: Sequence[dict], baselines: dict[str, str] | None 
             "verdict": (f"vs {base}: " + verdict(diffs)) if diffs else "",
         })
     return table
-
-
-def _order(rows: Sequence[dict], network: str) -> int:
-    names = list(dict.fromkeys(r["network"] for r in rows))
-    return names.index(network)
 
 
 def format_experiment(table: Sequence[dict]) -> str:
