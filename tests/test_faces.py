@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from layerwise import datasets as ds
-from layerwise import faces
+from layerwise.datasets import faces
 
 WIKI_MAT = ("imdb-wiki", "wiki_crop", "wiki.mat")
 FACE = (250, 250, 40)  # the face box's colour; Pillow's "L" makes it 231
