@@ -182,6 +182,6 @@ def check_unit_interval(name: str, t: torch.Tensor, why: str) -> torch.Tensor:
     if lo < 0.0 or hi > 1.0:
         raise ValueError(
             f"'{name}' must lie in [0, 1] for {why}; got values in [{lo:.4g}, {hi:.4g}]. "
-            "Scale the data (for example datasets.Scale(255)) or choose another loss."
+            "Scale the data (for example datasets.Divide(255)) or choose another loss."
         )
     return t
