@@ -227,7 +227,7 @@ def locate(name: str, root: str | os.PathLike | None = None) -> tuple[bool, str]
 
 
 # --------------------------------------------------------------------------------------------
-# Split and limit
+# Limit (the split itself is _common.split_mask)
 # --------------------------------------------------------------------------------------------
 def _select(rows: np.ndarray, in_split: np.ndarray, n_table: int, limit: int | None) -> np.ndarray:
     """The table rows to load: ``rows[in_split]``, cut to the ``limit`` first of the fixed order."""

@@ -302,6 +302,9 @@ def download(
 _download = download  # load's ``download`` flag hides the function's name inside load
 
 
+# --------------------------------------------------------------------------------------------
+# MNIST and Fashion-MNIST
+# --------------------------------------------------------------------------------------------
 def _find_idx(folder: Path, filename: str) -> Path | None:
     for candidate in (folder / filename, folder / filename[: -len(".gz")]):
         if candidate.is_file():
