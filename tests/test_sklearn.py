@@ -4,7 +4,6 @@ The common checks, reproducibility, partial_fit and bad parameters: test_sklearn
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
