@@ -132,6 +132,21 @@ def test_fit_returns_self_and_is_reset_plus_partial_fit_epochs(small, name):
     np.testing.assert_array_equal(steps.fit(X).transform(X), full.transform(X))
 
 
+@pytest.mark.parametrize("name", ["ae", "rbm_pcd", "dbm", "csc"])
+def test_partial_fit_takes_the_current_learning_rate_and_momentum(small, name):
+    est = clone(INCREMENTAL[name]).partial_fit(small[0])
+    assert est.history_[-1]["lr"] == pytest.approx(est.learning_rate)
+    changed = {"learning_rate": est.learning_rate / 4}
+    if "momentum" in est.get_params():
+        changed["momentum"] = 0.25
+    est.set_params(**changed).partial_fit(small[0])
+    assert est.history_[-1]["lr"] == pytest.approx(changed["learning_rate"])
+    for group in est.optimizer_.param_groups:
+        assert group["lr"] == pytest.approx(changed["learning_rate"])
+        if "momentum" in changed:
+            assert group["momentum"] == 0.25
+
+
 VERBOSE = {  # the measure of each estimator's line, after "[Name] Iteration 2, "
     "ae": "loss = ", "sae": "loss = ", "rbm": "pseudo-likelihood = ", "dbn": "loss = ",
     "dbm": "reconstruction error = ", "csc": "objective = ",
