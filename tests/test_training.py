@@ -13,6 +13,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from layerwise import checkpoint as ckpt
+from layerwise.models.autoencoder import AutoEncoder
+from layerwise.models.rbm import RBM
 from layerwise.training import Callback, History, NonFiniteLossError, default_optimizer, fit
 
 HERE = Path(__file__).resolve().parent
@@ -115,8 +117,6 @@ def _split_equals_whole(make, data, epochs, **kw):
 
 
 def test_initial_epoch_splits_a_noisy_autoencoder_run_bitwise():
-    from layerwise.models.autoencoder import AutoEncoder
-
     x = torch.rand(50, 12, generator=torch.Generator().manual_seed(0))
 
     def make():
@@ -138,8 +138,6 @@ def test_initial_epoch_splits_a_noisy_autoencoder_run_bitwise():
 
 
 def test_initial_epoch_splits_a_cd_trained_rbm_run_bitwise():
-    from layerwise.models.rbm import RBM
-
     x = (torch.rand(60, 10, generator=torch.Generator().manual_seed(0)) > 0.5).float()
 
     def make():
