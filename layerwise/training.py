@@ -298,6 +298,7 @@ def fit(
     shuffle: bool = True,
     lr_schedule: str | Callable[[int], float] | None = None,
     desc: str | None = None,
+    initial_epoch: int | None = None,
 ) -> History:
     """Train ``model`` on ``data``: the one loop every layerwise model goes through.
 
@@ -309,7 +310,8 @@ def fit(
     data : tensor, array, tuple (X, y) or TensorDataset
         A single array gives batches that are tensors; a tuple gives tuples of tensors.
     epochs : int
-        Passes over the data (counted from the start of the run, also on resume).
+        Passes over the data (counted from the start of the run, also on resume and with
+        ``initial_epoch``).
     batch_size : int
         Samples per batch (per process under ``torchrun``: the global batch is
         ``batch_size * world_size``).
@@ -322,7 +324,9 @@ def fit(
         ``"auto"`` takes CUDA when present.
     seed : int
         Seeds torch's RNG (noise, Gibbs sampling) and the shuffling, which depends on
-        ``seed`` and the epoch only, so that a resumed run sees the same batches.
+        ``seed`` and the epoch only, so that a resumed run sees the same batches. With
+        ``initial_epoch`` set, torch's RNG is seeded again at the start of every epoch ``k``
+        with ``seed + k``.
     checkpoint_dir : path-like, optional
         Run folder: ``last/`` (safetensors checkpoint after every epoch) and
         ``history.csv``. Only rank 0 writes.
@@ -341,6 +345,24 @@ def fit(
         Per-epoch learning-rate multiplier (see :func:`schedule_factor`).
     desc : str, optional
         Label of the progress bar.
+    initial_epoch : int, optional
+        Start the run at this (0-based) epoch, in ``[0, epochs]``, as epoch ``initial_epoch`` of
+        a run of ``epochs`` epochs: the same shuffling, ``lr_schedule`` factor and ``epoch``
+        numbers in the history. It also turns on per-epoch seeding (torch's RNG seeded with
+        ``seed + k`` at the start of epoch ``k``), so that a run can be split into calls that
+        carry the model and the optimiser over::
+
+            fit(model, X, epochs=3, initial_epoch=0, optimizer=opt)
+            # gives the same weights as
+            for e in range(3):
+                fit(model, X, epochs=e + 1, initial_epoch=e, optimizer=opt)
+
+        (for schedules that do not depend on ``epochs``: constant, exponential or a callable).
+        With an optimiser instance, the ``lr`` of its param groups at the call is the base
+        learning rate that ``lr_schedule`` multiplies, and ``fit`` puts it back on return, so
+        that setting a group's ``lr`` between calls changes the base learning rate. With
+        ``resume=True`` and a checkpoint, the checkpoint's epoch replaces ``initial_epoch``.
+        None (the default): torch's RNG is seeded once, at the start of the call.
 
     Returns
     -------
@@ -374,6 +396,8 @@ def fit(
         check_choice("lr_schedule", lr_schedule, SCHEDULES)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir to resume from.")
+    if initial_epoch is not None:
+        initial_epoch = check_int("initial_epoch", initial_epoch, 0, epochs)
     arrays = as_arrays(data, "data")
     val_arrays = as_arrays(validation, "validation") if validation is not None else None
     if hasattr(model, "validate_data"):
@@ -407,6 +431,8 @@ def fit(
     state = FitState(model=model, optimizer=opt, device=device, epochs=epochs,
                      checkpoint_dir=run_dir, rank=rank, world_size=world)
     torch.manual_seed(seed)
+    if initial_epoch is not None:
+        state.epoch = initial_epoch
     if resume and run_dir is not None and ((run_dir / "last").exists() or (run_dir / ".last.old").exists()):
         saved = ckpt.load_checkpoint(run_dir / "last", map_location=device)
         ckpt.load_state_into(model, saved["model_state"])
@@ -416,7 +442,10 @@ def fit(
         base_lrs = [g.get("initial_lr", g["lr"]) for g in saved["meta"].get("optimizer", {}).get("param_groups", [])] or base_lrs
     if opt is not None:
         for g, base in zip(opt.param_groups, base_lrs):
-            g.setdefault("initial_lr", base)
+            if initial_epoch is None:
+                g.setdefault("initial_lr", base)
+            else:  # the base learning rate is the group's lr at the call (put back on return)
+                g["initial_lr"] = base
 
     # DDP syncs gradients through forward(); a model with its own training_step syncs itself.
     step_module: nn.Module = model
@@ -445,6 +474,8 @@ def fit(
     try:
         while state.epoch < epochs and not state.stop:
             epoch = state.epoch
+            if initial_epoch is not None:
+                torch.manual_seed(seed + epoch)
             factor = schedule_factor(lr_schedule, epoch, epochs)
             if opt is not None:
                 for g in opt.param_groups:
@@ -503,6 +534,9 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
+        if initial_epoch is not None and opt is not None:
+            for g in opt.param_groups:
+                g["lr"] = g["initial_lr"]
     if main:
         for cb in callbacks:
             if hasattr(cb, "on_fit_end"):

@@ -1,4 +1,6 @@
-"""ConvSparseCodingTransformer: scikit-learn's common checks, agreement with the model, digits."""
+"""ConvSparseCodingTransformer: agreement with the model, digits.
+
+The common checks, reproducibility, partial_fit and bad parameters: test_sklearn_common."""
 
 import numpy as np
 import pytest
@@ -8,23 +10,12 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from layerwise.models.csc import ConvSparseCoding
 from layerwise.sklearn import ConvSparseCodingTransformer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
-
-# The checks feed rows of 1 to 20 features: one-row images (1, 1, n_features), which 1x1 filters
-# fit; larger filters need images at least as large (see test_filters_larger_than_the_image).
-@parametrize_with_checks([ConvSparseCodingTransformer(n_filters=3, kernel_size=1, n_iter=10, max_epochs=2,
-                                                      random_state=0),
-                          ConvSparseCodingTransformer(n_filters=2, kernel_size=1, pooling=None, method="ista",
-                                                      n_iter=5, max_epochs=1, random_state=0)])
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
 
 @pytest.fixture(scope="module")
 def digits():
@@ -34,7 +25,7 @@ def digits():
 
 def test_transform_is_the_models_inference_and_filters_have_unit_norm(digits):
     X = digits[0][:200]
-    est = ConvSparseCodingTransformer(n_filters=6, kernel_size=3, pooling=None, max_epochs=2, n_iter=30,
+    est = ConvSparseCodingTransformer(n_filters=6, kernel_size=3, pooling=None, max_epochs=2, max_iter=30,
                                       random_state=0).fit(X)
     assert est.image_shape_ == (1, 8, 8) and est.components_.shape == (6, 1, 3, 3)
     np.testing.assert_allclose(np.linalg.norm(est.components_.reshape(6, -1), axis=1), 1.0, rtol=1e-5)
@@ -55,7 +46,7 @@ def test_transform_is_the_models_inference_and_filters_have_unit_norm(digits):
 def test_pooled_features_classify_digits(digits):
     X, y = digits
     Xtr, Xte, ytr, yte = train_test_split(X, y, train_size=600, test_size=300, random_state=0, stratify=y)
-    est = ConvSparseCodingTransformer(n_filters=8, kernel_size=3, lam=20.0, pooling=4, max_epochs=2, n_iter=30,
+    est = ConvSparseCodingTransformer(n_filters=8, kernel_size=3, lam=20.0, pooling=4, max_epochs=2, max_iter=30,
                                       random_state=0)
     model = make_pipeline(est, LogisticRegression(max_iter=2000)).fit(Xtr, ytr)
     assert est.transform(Xte[:2]).shape == (2, 8 * 3 * 3)
@@ -68,7 +59,7 @@ def test_filters_larger_than_the_image_and_bad_shapes():
         ConvSparseCodingTransformer(kernel_size=5).fit(X)
     with pytest.raises(ValueError, match="holds 16 values, but X has 12 features"):
         ConvSparseCodingTransformer(image_shape=(4, 4)).fit(X)
-    est = ConvSparseCodingTransformer(image_shape=(3, 4), kernel_size=3, n_iter=5, max_epochs=1).fit(X)
+    est = ConvSparseCodingTransformer(image_shape=(3, 4), kernel_size=3, max_iter=5, max_epochs=1).fit(X)
     assert est.image_shape_ == (1, 3, 4) and est.transform(X).shape == (10, 16)
     with pytest.raises(ValueError, match="'lam'"):
         ConvSparseCodingTransformer(lam=0.0).fit(X)

@@ -1,38 +1,21 @@
-"""DBMTransformer: the common checks, agreement with the DBM, digits, reproducibility, parameters."""
+"""DBMTransformer: agreement with the DBM, digits, data checks.
+
+The common checks, reproducibility, partial_fit, the verbose line and bad parameters:
+test_sklearn_common."""
 
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from layerwise.models.dbm import DBM
 from layerwise.sklearn import DBMTransformer
 
-from _sklearn_checks import ABOVE_ONE, OUT_OF_RANGE, OUT_OF_RANGE_TRANSFORMER  # reasons: see that module
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
-
-# ---- scikit-learn's common checks ------------------------------------------------------------
-
-
-def expected_failed_checks(estimator):
-    return {name: ABOVE_ONE for name in OUT_OF_RANGE + OUT_OF_RANGE_TRANSFORMER}
-
-
-@parametrize_with_checks([
-    DBMTransformer(hidden_layer_sizes=(4, 3), n_iter=2, n_chains=10, random_state=0),
-    DBMTransformer(hidden_layer_sizes=(4, 3, 2), n_iter=1, pretrain_epochs=1, layers="all", n_chains=5,
-                   mf_steps=3, random_state=0),
-], expected_failed_checks=expected_failed_checks)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
 
 # ---- data ------------------------------------------------------------------------------------
 
@@ -77,63 +60,6 @@ def test_pipeline_with_logistic_regression_on_binary_digits(binary_digits):
         LogisticRegression(max_iter=2000),
     ).fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.85  # seen: 0.898
-
-
-def test_same_random_state_same_result_and_global_rng_untouched(small):
-    state = torch.get_rng_state()
-    a = DBMTransformer(hidden_layer_sizes=(5, 3), n_iter=3, pretrain_epochs=2, random_state=7).fit(small)
-    b = clone(a).fit(small.copy())
-    np.testing.assert_array_equal(a.components_, b.components_)
-    np.testing.assert_array_equal(a.transform(small), b.transform(small))
-    c = clone(a).set_params(random_state=8).fit(small)
-    assert not np.allclose(a.components_, c.components_)
-    assert torch.equal(torch.get_rng_state(), state)
-
-
-@pytest.mark.parametrize("pretrain_epochs", [0, 2])
-def test_fit_returns_self_and_is_reset_plus_partial_fit_epochs(small, pretrain_epochs):
-    params = dict(hidden_layer_sizes=(5, 3), n_iter=3, pretrain_epochs=pretrain_epochs, n_chains=8,
-                  random_state=0)
-    full = DBMTransformer(**params)
-    assert full.fit(small) is full
-    steps = DBMTransformer(**params)
-    for _ in range(3):
-        assert steps.partial_fit(small) is steps
-    np.testing.assert_array_equal(full.components_, steps.components_)
-    np.testing.assert_array_equal(full.transform(small), steps.transform(small))
-    assert steps.n_iter_ == 3 and [r["epoch"] for r in steps.history_] == [1, 2, 3]
-    steps.partial_fit(small)  # fit starts over: the same result again
-    np.testing.assert_array_equal(steps.fit(small).transform(small), full.transform(small))
-
-
-def test_verbose_prints_an_epoch_line(small, capsys):
-    DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=2, verbose=1, random_state=0).fit(small)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("[DBMTransformer] Iteration 2, reconstruction error = ")
-
-
-@pytest.mark.parametrize("params, name", [
-    ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes"),
-    ({"hidden_layer_sizes": (8,)}, "hidden_layer_sizes"),
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"n_iter": -1}, "n_iter"),
-    ({"pretrain_epochs": -1}, "pretrain_epochs"),
-    ({"mf_steps": -1}, "mf_steps"),
-    ({"n_chains": 0}, "n_chains"),
-    ({"k": 0}, "k"),
-    ({"layers": "bottom"}, "layers"),
-    ({"momentum": 1.0}, "momentum"),
-    ({"verbose": -1}, "verbose"),
-    ({"device": "tpu"}, "device"),
-])
-def test_bad_parameters_fail_at_fit(small, params, name):
-    est = DBMTransformer(**params)  # __init__ only stores
-    with pytest.raises(ValueError, match=f"The '{name}' parameter"):
-        est.fit(small)
-    with pytest.raises(ValueError, match=f"The '{name}' parameter"):
-        est.partial_fit(small)
-    assert not hasattr(est, "model_")
 
 
 def test_one_hidden_layer_points_to_rbm_transformer(small):

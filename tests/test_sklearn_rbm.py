@@ -1,4 +1,7 @@
-"""RBMTransformer and DBNClassifier: the common checks, sklearn's BernoulliRBM as reference, digits."""
+"""RBMTransformer and DBNClassifier: sklearn's BernoulliRBM as reference, digits.
+
+The common checks, reproducibility, partial_fit, the verbose line and bad parameters:
+test_sklearn_common."""
 
 import numpy as np
 import pytest
@@ -10,42 +13,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from layerwise.models.dbn import DBN
 from layerwise.models.rbm import RBM
 from layerwise.pretraining import Classifier
 from layerwise.sklearn import DBNClassifier, RBMTransformer
 
-from _sklearn_checks import ABOVE_ONE, OUT_OF_RANGE, OUT_OF_RANGE_CLASSIFIER, OUT_OF_RANGE_TRANSFORMER  # reasons: see that module
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
-
-# ---- scikit-learn's common checks ------------------------------------------------------------
-
-
-def expected_failed_checks(estimator):
-    if estimator.visible != "bernoulli":
-        return {}
-    extra = OUT_OF_RANGE_TRANSFORMER if isinstance(estimator, RBMTransformer) else OUT_OF_RANGE_CLASSIFIER
-    failed = {name: ABOVE_ONE for name in OUT_OF_RANGE + extra}
-    if isinstance(estimator, RBMTransformer):
-        # as for sklearn's BernoulliRBM: score_samples draws one random unit per row
-        for name in ("check_methods_sample_order_invariance", "check_methods_subset_invariance"):
-            failed[name] += "; score_samples draws one random unit per row (as BernoulliRBM)"
-    return failed
-
-
-@parametrize_with_checks([
-    RBMTransformer(n_components=8, n_iter=3, visible="gaussian", learning_rate=0.01, random_state=0),
-    RBMTransformer(n_components=8, n_iter=3, random_state=0),
-    DBNClassifier(hidden_layer_sizes=(8,), visible="gaussian", pretrain_learning_rate=0.005,
-                  pretrain_epochs=2, max_epochs=10, random_state=0),
-    DBNClassifier(hidden_layer_sizes=(8,), pretrain_epochs=2, max_epochs=10, random_state=0),
-], expected_failed_checks=expected_failed_checks)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
 
 # ---- data ------------------------------------------------------------------------------------
 
@@ -179,56 +153,6 @@ def test_grid_search_over_a_pipeline(binary_digits):
     assert search.best_estimator_[0].transform(X_train[:5]).shape == (5, search.best_params_["rbmtransformer__n_components"])
 
 
-def test_same_random_state_same_result_and_global_rng_untouched(small):
-    state = torch.get_rng_state()
-    a = RBMTransformer(n_components=5, n_iter=3, persistent=True, random_state=7).fit(small)
-    b = clone(a).fit(small.copy())
-    np.testing.assert_array_equal(a.transform(small), b.transform(small))
-    np.testing.assert_array_equal(a.h_samples_, b.h_samples_)
-    c = clone(a).set_params(random_state=8).fit(small)
-    assert not np.allclose(a.transform(small), c.transform(small))
-    assert torch.equal(torch.get_rng_state(), state)
-
-
-@pytest.mark.parametrize("persistent", [False, True])
-def test_fit_returns_self_and_is_reset_plus_partial_fit_epochs(small, persistent):
-    params = dict(n_components=5, n_iter=3, momentum=0.5, persistent=persistent, random_state=0)
-    full = RBMTransformer(**params)
-    assert full.fit(small) is full
-    steps = RBMTransformer(**params)
-    for _ in range(3):
-        assert steps.partial_fit(small) is steps
-    np.testing.assert_array_equal(full.transform(small), steps.transform(small))
-    np.testing.assert_array_equal(full.components_, steps.components_)
-    assert steps.n_iter_ == 3 and [r["epoch"] for r in steps.history_] == [1, 2, 3]
-    steps.partial_fit(small)  # fit starts over: the same result again
-    np.testing.assert_array_equal(steps.fit(small).transform(small), full.transform(small))
-
-
-def test_verbose_prints_an_epoch_line_like_bernoulli_rbm(small, capsys):
-    RBMTransformer(n_components=3, n_iter=2, verbose=1, random_state=0).fit(small)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("[RBMTransformer] Iteration 2, pseudo-likelihood = ")
-
-
-@pytest.mark.parametrize("params, name", [
-    ({"n_components": 0}, "n_components"),
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"n_iter": -1}, "n_iter"),
-    ({"k": 0}, "k"),
-    ({"visible": "softmax"}, "visible"),
-    ({"momentum": 1.0}, "momentum"),
-    ({"verbose": -1}, "verbose"),
-])
-def test_rbm_bad_parameters_fail_at_fit(small, params, name):
-    rbm = RBMTransformer(**params)  # __init__ only stores
-    with pytest.raises(ValueError, match=f"'{name}'"):
-        rbm.fit(small)
-    with pytest.raises(ValueError, match=f"'{name}'"):
-        rbm.partial_fit(small)
-
-
 def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small):
     rbm = RBMTransformer(n_components=3, n_iter=1)
     with pytest.raises(ValueError, match=r"Negative values in data passed to RBMTransformer.fit.*\[0, 1\]"):
@@ -241,7 +165,7 @@ def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small)
     with pytest.raises(ValueError, match=r"RBMTransformer.partial_fit.*\[0, 1\]"):
         rbm.partial_fit(small * 2)
     assert rbm.transform(small * 1.1).shape == (60, 3)  # transform takes any real values
-    clf = DBNClassifier(hidden_layer_sizes=(3,), pretrain_epochs=1, max_epochs=1)
+    clf = DBNClassifier(hidden_layer_sizes=(3,), pretrain_epochs=1, n_iter=1)
     with pytest.raises(ValueError, match=r"Values above 1 in data passed to DBNClassifier.fit.*\[0, 1\]"):
         clf.fit(small * 16, np.arange(60) % 2)
     with pytest.raises(NotFittedError):
@@ -255,7 +179,7 @@ NAMES = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
 
 def test_dbn_classifier_on_digits_with_string_labels(digits):
     X_train, X_test, y_train, y_test = digits
-    clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_epochs=5, max_epochs=10, random_state=0)
+    clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_epochs=5, n_iter=10, random_state=0)
     assert clf.fit(X_train, NAMES[y_train]) is clf
     assert sorted(clf.classes_) == sorted(NAMES)
     pred = clf.predict(X_test)
@@ -276,7 +200,7 @@ def test_dbn_classifier_deep_same_random_state_same_result():
     y = np.where(X[:, 0] > 0.5, 1, -1)  # binary, labels not 0/1
     state = torch.get_rng_state()
     deep = DBNClassifier(hidden_layer_sizes=(6, 4), persistent=True, propagate="sample", k=2,
-                         pretrain_epochs=2, max_epochs=2, random_state=0).fit(X, y)
+                         pretrain_epochs=2, n_iter=2, random_state=0).fit(X, y)
     assert deep.dbn_.sizes == [10, 6, 4] and deep.dbn_.rbms[0].persistent and deep.dbn_.rbms[0].k == 2
     assert len(deep.pretrain_histories_) == 2 and set(deep.predict(X)) <= {-1, 1}
     again = clone(deep).fit(X, y)
@@ -286,29 +210,10 @@ def test_dbn_classifier_deep_same_random_state_same_result():
     assert torch.equal(torch.get_rng_state(), state)
 
 
-@pytest.mark.parametrize("params, name", [
-    ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes"),
-    ({"k": 0}, "k"),
-    ({"propagate": "mode"}, "propagate"),
-    ({"visible": "softmax"}, "visible"),
-    ({"pretrain_epochs": 0}, "pretrain_epochs"),
-    ({"pretrain_learning_rate": -1.0}, "pretrain_learning_rate"),
-    ({"pretrain_momentum": 1.5}, "pretrain_momentum"),
-    ({"max_epochs": 0}, "max_epochs"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"optimizer": "lbfgs"}, "optimizer"),
-])
-def test_dbn_bad_parameters_fail_at_fit(small, params, name):
-    clf = DBNClassifier(**params)
-    with pytest.raises(ValueError, match=f"'{name}'"):
-        clf.fit(small, np.arange(60) % 2)
-
-
 def test_dbn_classifier_in_grid_search(digits):
     X_train, _, y_train, _ = digits
     search = GridSearchCV(
-        DBNClassifier(hidden_layer_sizes=(16,), pretrain_epochs=1, max_epochs=5, learning_rate=0.03,
+        DBNClassifier(hidden_layer_sizes=(16,), pretrain_epochs=1, n_iter=5, learning_rate=0.03,
                       random_state=0),
         {"propagate": ["mean", "sample"]}, cv=2,
     ).fit(X_train[:300], y_train[:300])

@@ -13,6 +13,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from layerwise import checkpoint as ckpt
+from layerwise.models.autoencoder import AutoEncoder
+from layerwise.models.rbm import RBM
 from layerwise.training import Callback, History, NonFiniteLossError, default_optimizer, fit
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +77,120 @@ def test_learns_least_squares_solution():
     sol = torch.linalg.lstsq(xb, y).solution
     torch.testing.assert_close(model.lin.weight.detach(), sol[:5].T, atol=5e-3, rtol=0)
     assert history["loss"][-1] < history["loss"][0] / 100
+
+
+def test_initial_epoch_none_seeds_torch_once_as_before():
+    """initial_epoch=None: torch's RNG seeded once at the start (the noise of epoch 2 follows on
+    from epoch 1's draws), shuffling seed + epoch: a bare loop reproduces it bit for bit."""
+    x, y = regression(40)
+    torch.manual_seed(0)
+    model = Noisy(noise=0.3)
+    ref = Noisy(noise=0.3)
+    ref.load_state_dict(model.state_dict())
+    fit(model, (x, y), epochs=3, batch_size=16, lr=0.05, momentum=0.5, seed=11, device="cpu", progress=False)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.5)
+    torch.manual_seed(11)
+    for epoch in range(3):
+        order = torch.randperm(40, generator=torch.Generator().manual_seed(11 + epoch))
+        for s in range(0, 40, 16):
+            i = order[s:s + 16]
+            opt.zero_grad()
+            ref.training_loss((x[i], y[i])).backward()
+            opt.step()
+    for a, b in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(a, b)
+
+
+def _split_equals_whole(make, data, epochs, **kw):
+    """fit(epochs=n, initial_epoch=0) against n calls fit(epochs=e + 1, initial_epoch=e), the
+    model and optimiser carried over; returns the two histories."""
+    whole, opt_whole = make()
+    parts, opt_parts = make()
+    parts.load_state_dict(whole.state_dict())
+    h_whole = fit(whole, data, epochs=epochs, initial_epoch=0, optimizer=opt_whole, **kw)
+    h_parts = History()
+    for e in range(epochs):
+        h_parts.extend(fit(parts, data, epochs=e + 1, initial_epoch=e, optimizer=opt_parts, **kw))
+    for (name, a), b in zip(whole.state_dict().items(), parts.state_dict().values()):
+        assert torch.equal(a, b), name  # bitwise
+    return h_whole, h_parts
+
+
+def test_initial_epoch_splits_a_noisy_autoencoder_run_bitwise():
+    x = torch.rand(50, 12, generator=torch.Generator().manual_seed(0))
+
+    def make():
+        torch.manual_seed(1)
+        ae = AutoEncoder(12, 5, loss="bce", noise="masking", noise_level=0.3)
+        return ae, default_optimizer(ae, "adam", 0.01, 0.0, 0.0)
+
+    kw = dict(batch_size=16, seed=3, device="cpu", progress=False, lr_schedule="exponential")
+    h_whole, h_parts = _split_equals_whole(make, x, 3, **kw)
+    assert h_whole["epoch"] == h_parts["epoch"] == [1, 2, 3]
+    assert h_whole["lr"] == h_parts["lr"] == pytest.approx([0.01, 0.0095, 0.009025])
+    assert h_whole["loss"] == h_parts["loss"]
+    # the noise is on: seeding once (initial_epoch=None) gives other weights after epoch 1
+    once, opt = make()
+    fit(once, x, epochs=3, optimizer=opt, **kw)
+    split, opt = make()
+    fit(split, x, epochs=3, initial_epoch=0, optimizer=opt, **kw)
+    assert not torch.equal(once.encoder_layers[0].weight, split.encoder_layers[0].weight)
+
+
+def test_initial_epoch_splits_a_cd_trained_rbm_run_bitwise():
+    x = (torch.rand(60, 10, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+
+    def make():
+        torch.manual_seed(2)
+        rbm = RBM(10, 6, k=2)
+        return rbm, default_optimizer(rbm, "sgd", 0.1, 0.5, 0.0)
+
+    _split_equals_whole(make, x, 4, batch_size=10, seed=5, device="cpu", progress=False)
+    # persistent chains (buffers) are carried over as well
+    def make_pcd():
+        torch.manual_seed(2)
+        rbm = RBM(10, 6, persistent=True, n_chains=10)
+        return rbm, default_optimizer(rbm, "sgd", 0.1, 0.5, 0.0)
+
+    _split_equals_whole(make_pcd, x, 3, batch_size=10, seed=5, device="cpu", progress=False)
+
+
+def test_initial_epoch_takes_the_groups_lr_as_base_and_checks_its_range():
+    x, y = regression(20)
+    model = Noisy()
+    opt = default_optimizer(model, "sgd", 0.1, 0.0, 0.0)
+    h = fit(model, (x, y), epochs=4, initial_epoch=2, batch_size=5, optimizer=opt, lr_schedule="linear",
+            device="cpu", progress=False)
+    assert h["epoch"] == [3, 4] and h["lr"] == pytest.approx([0.05, 0.025])
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.1]  # put back: the base of the next call
+    for g in opt.param_groups:
+        g["lr"] = 0.2  # a new base learning rate
+    h = fit(model, (x, y), epochs=5, initial_epoch=4, batch_size=5, optimizer=opt, lr_schedule="linear",
+            device="cpu", progress=False)
+    assert h["lr"] == pytest.approx([0.2 * 0.2])
+    assert fit(model, (x, y), epochs=2, initial_epoch=2, device="cpu", progress=False) == []
+    with pytest.raises(ValueError, match=r"'initial_epoch' parameter must be an int in the range \[0, 2\]\. Got 3"):
+        fit(model, (x, y), epochs=2, initial_epoch=3, device="cpu", progress=False)
+
+
+def test_resume_with_initial_epoch_equals_uninterrupted_run(tmp_path):
+    x, y = regression(64)
+    kw = dict(epochs=4, batch_size=10, lr=0.03, momentum=0.9, seed=5, device="cpu", progress=False,
+              initial_epoch=0)
+    torch.manual_seed(0)
+    init = Noisy().state_dict()
+    full = Noisy()
+    full.load_state_dict(init)
+    fit(full, (x, y), **kw)
+    part = Noisy()
+    part.load_state_dict(init)
+    with pytest.raises(KeyboardInterrupt):
+        fit(part, (x, y), checkpoint_dir=tmp_path, callbacks=[StopAfter(3)], **kw)
+    resumed = Noisy()
+    history = fit(resumed, (x, y), checkpoint_dir=tmp_path, resume=True, **kw)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 class StopAfter(Callback):
