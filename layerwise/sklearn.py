@@ -45,11 +45,12 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import functional as LF
 from ._validation import check_choice, check_int, check_real
 from .models.autoencoder import SPARSITIES, AutoEncoder
+from .models.classifier import build_mlp, finetune
 from .models.csc import ConvSparseCoding
 from .models.dbm import DBM
 from .models.dbn import DBN
 from .models.rbm import RBM
-from .pretraining import build_mlp, finetune, pretrain
+from .pretraining import pretrain
 from .training import OPTIMIZERS, History, default_optimizer, fit, resolve_device
 
 __all__ = ["AutoEncoderTransformer", "ConvSparseCodingTransformer", "DBMTransformer", "DBNClassifier",

@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from layerwise.models.dbn import DBN
 from layerwise.models.rbm import RBM
-from layerwise.pretraining import Classifier
+from layerwise.models.classifier import Classifier
 from layerwise.sklearn import DBNClassifier, RBMTransformer
 
 from _sklearn_checks import ABOVE_ONE, OUT_OF_RANGE, OUT_OF_RANGE_CLASSIFIER, OUT_OF_RANGE_TRANSFORMER  # reasons: see that module
