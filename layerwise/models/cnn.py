@@ -4,8 +4,9 @@ A network is ``Unflatten -> [Conv2d -> ReLU -> MaxPool2d] x blocks -> Flatten ->
 [Linear -> ReLU] x hidden``, as an ``nn.Sequential`` that takes flat rows (N, C*H*W) like every
 data set of layerwise, so that :class:`layerwise.Classifier` puts a linear head on it and
 :func:`layerwise.finetune` / :func:`layerwise.fit` train it unchanged (the named CNN with its
-head, :class:`~layerwise.models.classifier.CNNClassifier`, lives beside ``Classifier``). Convolutions are padded
-to keep the spatial size ("same" for odd kernels); each 2x2 max pool halves it.
+head, :class:`~layerwise.models.classifier.CNNClassifier`, lives beside ``Classifier``).
+Convolutions are padded to keep the spatial size ("same" for odd kernels); each 2x2 max pool
+halves it.
 
 The lecture names CNN-1 and CNN-2 without their sizes; ours (LeNet-like, Zeiler & Fergus's
 conv -> ReLU -> max-pool block)::

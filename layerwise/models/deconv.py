@@ -3,10 +3,9 @@
 A convolutional layer is conv -> ReLU -> max pool. Its mirror maps a feature map back to the
 layer's input: **unpool** (:func:`layerwise.functional.unpool`: each value goes back to the
 position of the maximum its pooling window chose, recorded as a "switch" on the forward pass;
-zeros elsewhere) -> **ReLU** ->
-**transposed convolution** with the same filters (the adjoint of the convolution,
-``F.conv_transpose2d`` with the CNN's own weight, no bias). Applied layer by layer down to the
-input, it shows which pixels a feature responds to.
+zeros elsewhere) -> **ReLU** -> **transposed convolution** with the same filters (the adjoint of
+the convolution, ``F.conv_transpose2d`` with the CNN's own weight, no bias). Applied layer by
+layer down to the input, it shows which pixels a feature responds to.
 
     M. D. Zeiler, R. Fergus. Visualizing and understanding convolutional networks. ECCV 2014.
 """
