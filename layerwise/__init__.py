@@ -7,13 +7,15 @@
 >>> clf, history = lw.finetune(stack, (X[:150], y[:150]), epochs=20, progress=False)
 """
 
-from . import datasets, deconv, partition
+from . import datasets, deconv, functional, partition, plots, units
 from .checkpoint import load_model, save_checkpoint
 from .models import DBM, DBN, RBM, AutoEncoder, SigmoidBeliefNet, UpDownDBN
-from .pretraining import Classifier, build_mlp, finetune, pretrain
+from .models.classifier import Classifier, build_mlp, finetune
+from .pretraining import pretrain
 from .training import Callback, History, fit
 
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "Callback", "Classifier", "DBM", "DBN", "History", "RBM", "build_mlp", "datasets", "deconv",
-           "finetune", "fit", "load_model", "partition", "pretrain", "save_checkpoint", "SigmoidBeliefNet", "UpDownDBN", "__version__"]
+           "finetune", "fit", "functional", "load_model", "partition", "plots", "pretrain", "save_checkpoint",
+           "SigmoidBeliefNet", "units", "UpDownDBN", "__version__"]

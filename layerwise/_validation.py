@@ -23,10 +23,12 @@ __all__ = [
     "check_tensor",
     "check_unit_interval",
     "as_float_tensor",
+    "describe",
 ]
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """How an error message shows a value: an array by its shape, anything else by its repr."""
     if isinstance(value, (torch.Tensor, np.ndarray)):
         return f"an array of shape {tuple(value.shape)}"
     return repr(value)
@@ -37,7 +39,7 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(
             f"The '{name}' parameter must be an int in the range {_range(low, high, True)}. "
-            f"Got {_describe(value)} instead."
+            f"Got {describe(value)} instead."
         )
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(
@@ -64,7 +66,7 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(
             f"The '{name}' parameter must be a float in the range "
-            f"{_range(low, high, False, low_open, high_open)}. Got {_describe(value)} instead."
+            f"{_range(low, high, False, low_open, high_open)}. Got {describe(value)} instead."
         )
     v = float(value)
     bad = math.isnan(v)

@@ -237,7 +237,15 @@ def restore_trainer(optimizer, checkpoint: dict, rng: bool = True) -> None:
             torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
 
 
+#: Model classes that moved since checkpoints named them: old dotted name -> new one.
+MOVED_CLASSES = {
+    "layerwise.pretraining.Classifier": "layerwise.models.classifier.Classifier",
+    "layerwise.models.cnn.CNNClassifier": "layerwise.models.classifier.CNNClassifier",
+}
+
+
 def _import_class(dotted: str):
+    dotted = MOVED_CLASSES.get(dotted, dotted)
     if not dotted.startswith("layerwise."):
         raise CheckpointError(
             f"Refusing to import model class {dotted!r} from a checkpoint: only layerwise's own "

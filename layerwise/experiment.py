@@ -33,8 +33,8 @@ import torch
 
 from . import datasets, plots
 from .config import ConfigError, RunConfig, builtin_configs, load_config
+from .models.classifier import build_mlp, finetune
 from .runner import _pretrain_variant, build_network, check_run, image_shape, machine_summary, prepare_data, verdict
-from .pretraining import build_mlp, finetune
 
 __all__ = ["load_experiment", "run_experiment", "summarise_experiment", "FIELDS"]
 

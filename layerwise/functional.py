@@ -1,4 +1,5 @@
-"""Stateless maths shared by the models: activations, corruptions, losses and penalties.
+"""Stateless maths shared by the models: activations, corruptions, losses, penalties, and the
+shrinkage and unpooling of the convolutional models.
 
 Every function works on batches: a tensor of shape ``(B, D)`` holds ``B`` samples of ``D``
 features. Losses are summed (or averaged, for ``"mse"``) over features and averaged over the
@@ -47,6 +48,8 @@ __all__ = [
     "kl_divergence_bernoulli",
     "kl_sparsity",
     "contractive_penalty",
+    "soft_threshold",
+    "unpool",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -318,3 +321,45 @@ def contractive_penalty(weights: Sequence[Tensor], derivatives: Sequence[Tensor]
         return (a @ w1).pow(2).sum(dim=(1, 2))
     gram = w1 @ w1.T  # (h_1, h_1)
     return ((a @ gram) * a).sum(dim=(1, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# Convolutional maps: shrinkage (ISTA / FISTA) and switch unpooling (deconvnets)
+# --------------------------------------------------------------------------------------------
+
+
+def soft_threshold(x: Tensor, t: float | Tensor) -> Tensor:
+    """S_t(x) = sign(x) max(|x| - t, 0), the proximal operator of ``t |x|_1`` (elementwise).
+
+    Computed as ``x - clamp(x, -t, t)``, which is exactly that and two kernels long.
+    """
+    if isinstance(t, Tensor):
+        return x - torch.maximum(torch.minimum(x, t), -t)
+    return x - x.clamp(-t, t)
+
+
+def unpool(y: Tensor, indices: Tensor, output_size: Sequence[int]) -> Tensor:
+    """Max unpooling with the switches: ``out[b, c].flat[indices[b, c, i, j]] += y[b, c, i, j]``.
+
+    The adjoint of max pooling with its argmax held fixed; for non-overlapping windows it equals
+    ``F.max_unpool2d(y, indices, ..., output_size)``, and where overlapping windows chose the same
+    pixel the contributions add up (``max_unpool2d`` would keep an arbitrary one).
+
+    Parameters
+    ----------
+    y : Tensor (B, C, h, w)
+        Pooled maps (or what is projected through them).
+    indices : Tensor (B, C, h, w)
+        The switches: flat positions in the (H, W) input, from ``max_pool2d(..., return_indices=True)``.
+    output_size : (H, W)
+        The pooling layer's input size.
+
+    Returns
+    -------
+    Tensor (B, C, H, W)
+    """
+    b, c = y.shape[:2]
+    h, w = output_size[-2:]
+    out = y.new_zeros(b, c, h * w)
+    out.scatter_add_(2, indices.flatten(2), y.flatten(2))
+    return out.view(b, c, h, w)

@@ -1,9 +1,10 @@
-"""Greedy layer-wise pre-training, then supervised fine-tuning.
+"""Greedy layer-wise pre-training.
 
 Hinton, Osindero & Teh (2006) and Bengio, Lamblin, Popovici & Larochelle (2007): train
 layer 1 (an autoencoder or an RBM) on the data x; keep its encoder, drop its decoder;
 train layer 2 on the codes h1 = f1(x); ...; stack the encoders into a feed-forward network,
-append a classifier head and fine-tune the whole network with labels.
+then append a classifier head and fine-tune the whole network with labels
+(:func:`layerwise.finetune`, in :mod:`layerwise.models.classifier`).
 
 :func:`pretrain` is generic over *layer learners*: any ``nn.Module`` that trains through
 :func:`layerwise.fit` and provides
@@ -22,18 +23,16 @@ append a classifier head and fine-tune the whole network with labels.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from . import functional as LF
-from ._validation import check_choice, check_int
+from ._validation import check_choice
 from .training import History, as_arrays, fit
 
-__all__ = ["pretrain", "finetune", "Classifier", "Stack", "build_mlp"]
-
+__all__ = ["Stack", "pretrain"]
 
 
 class Stack(nn.Sequential):
@@ -151,8 +150,6 @@ def pretrain(
                    desc=f"pretrain layer {k + 1}/{n_layers}",
                    **{name: values[k] for name, values in options.items()})
         if checkpoint_dir is not None:
-            from pathlib import Path
-
             run["checkpoint_dir"] = Path(checkpoint_dir) / f"layer{k + 1}"
         t0 = time.perf_counter()
         history = fit(learner, codes, **run)
@@ -172,155 +169,3 @@ def pretrain(
             codes = codes.detach()
     return stack
 
-
-def build_mlp(n_inputs: int, hidden_sizes: Sequence[int], activation: str = "sigmoid",
-              init: str = "xavier") -> nn.Sequential:
-    """A randomly initialised network with the same structure as :func:`pretrain`'s result.
-
-    ``Sequential(Sequential(Linear, act), ...)``: the baseline that pre-training is compared with.
-    ``init`` is ``"xavier"`` (uniform, biases 0, as the autoencoders use), ``"gaussian"``
-    (N(0, 0.1^2), the lecture's neon code) or ``"torch"`` (``nn.Linear``'s default).
-    """
-    check_int("n_inputs", n_inputs, 1)
-    check_choice("activation", activation, LF.ACTIVATIONS)
-    check_choice("init", init, ("xavier", "gaussian", "torch"))
-    blocks = []
-    for n_in, n_out in zip([n_inputs, *hidden_sizes[:-1]], hidden_sizes):
-        lin = nn.Linear(n_in, check_int("hidden_sizes[i]", n_out, 1))
-        _init_linear(lin, init)
-        blocks.append(nn.Sequential(lin, LF.activation_module(activation)))
-    return nn.Sequential(*blocks)
-
-
-def _init_linear(lin: nn.Linear, init: str) -> None:
-    if init == "xavier":
-        nn.init.xavier_uniform_(lin.weight)
-        nn.init.zeros_(lin.bias)
-    elif init == "gaussian":
-        nn.init.normal_(lin.weight, 0.0, 0.1)
-        nn.init.zeros_(lin.bias)
-
-
-def _out_features(network: nn.Module) -> int:
-    if isinstance(getattr(network, "n_features", None), int):
-        return network.n_features  # e.g. a CNN of layerwise.models.cnn.build_cnn
-    last = None
-    for m in network.modules():
-        if isinstance(m, nn.Linear):
-            last = m.out_features
-    if last is None:
-        raise ValueError("Cannot tell the network's output size: it has no nn.Linear; pass n_features=.")
-    return last
-
-
-class Classifier(nn.Module):
-    """A feature network with a classifier head, trained through :func:`layerwise.fit`.
-
-    Parameters
-    ----------
-    body : nn.Module
-        The (pre-trained or random) feature network.
-    n_classes : int
-        Number of classes.
-    loss : {"cross_entropy", "bce"}
-        ``"cross_entropy"``: softmax outputs, L = -log p(y|x). ``"bce"``: one logistic unit per
-        class trained on one-hot targets with binary cross-entropy, as in the lecture's
-        neon example (Affine 2 logistic, CrossEntropyBinary).
-    n_features : int, optional
-        Output size of ``body``; found from its last ``nn.Linear`` when omitted.
-    """
-
-    def __init__(self, body: nn.Module, n_classes: int, loss: str = "cross_entropy",
-                 n_features: int | None = None, init: str = "xavier"):
-        super().__init__()
-        self.n_classes = check_int("n_classes", n_classes, 2)
-        self.loss = check_choice("loss", loss, ("cross_entropy", "bce"))
-        self.body = body
-        self.head = nn.Linear(n_features or _out_features(body), n_classes)
-        _init_linear(self.head, init)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, n_classes)."""
-        return self.head(self.body(x.reshape(x.shape[0], -1)))
-
-    def training_loss(self, batch) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        if self.loss == "bce":
-            return F.binary_cross_entropy_with_logits(
-                logits, F.one_hot(y, self.n_classes).to(logits.dtype), reduction="sum") / x.shape[0]
-        return F.cross_entropy(logits, y)
-
-    def metrics(self, batch) -> dict[str, float]:
-        x, y = batch
-        return {"accuracy": float((self(x).argmax(1) == y).float().mean())}
-
-    @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities: softmax of the logits (normalised logistic outputs for ``bce``)."""
-        self.eval()
-        logits = self(x)
-        if self.loss == "bce":
-            p = torch.sigmoid(logits)
-            return p / p.sum(1, keepdim=True)
-        return torch.softmax(logits, 1)
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Most probable class per row."""
-        self.eval()
-        return self(x).argmax(1)
-
-    def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """Fraction of rows of ``x`` classified as ``y``."""
-        device = next(self.parameters()).device
-        return float((self.predict(x.to(device)).cpu() == y.cpu()).float().mean())
-
-
-def finetune(
-    network: nn.Module,
-    data: Any,
-    n_classes: int | None = None,
-    *,
-    loss: str = "cross_entropy",
-    epochs: int = 30,
-    batch_size: int = 32,
-    lr: float = 0.1,
-    **fit_options: Any,
-) -> tuple[Classifier, History]:
-    """Append a classifier head to ``network`` and train everything with labels.
-
-    Parameters
-    ----------
-    network : nn.Module
-        Usually the :class:`Stack` from :func:`pretrain`, or :func:`build_mlp` for the
-        baseline. Its parameters are trained too (fine-tuning, not a frozen feature map).
-    data : tuple (X, y)
-        Labelled inputs; ``y`` int class indices in [0, n_classes).
-    n_classes : int, optional
-        Defaults to ``max(y) + 1``.
-    loss : {"cross_entropy", "bce"}
-        See :class:`Classifier`.
-    epochs, batch_size, lr, **fit_options
-        Passed to :func:`layerwise.fit` (``validation=(X_val, y_val)`` reports ``val_accuracy``).
-
-    Returns
-    -------
-    (Classifier, History)
-    """
-    arrays = as_arrays(data, "data")
-    if len(arrays) != 2:
-        raise ValueError(f"finetune needs labelled data (X, y); got {len(arrays)} array(s).")
-    x, y = arrays
-    if y.is_floating_point() or y.dim() != 1:
-        raise ValueError(f"Labels 'y' must be a 1-d array of int class indices; got dtype {y.dtype}, shape {tuple(y.shape)}.")
-    if int(y.min()) < 0:
-        raise ValueError(f"Labels 'y' must be >= 0; got {int(y.min())}.")
-    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
-    if int(y.max()) >= n_classes:
-        raise ValueError(f"Labels 'y' must lie in [0, {n_classes}); got {int(y.max())}.")
-    model = Classifier(network, max(n_classes, 2), loss=loss)
-    fit_options.setdefault("desc", "fine-tune")
-    history = fit(model, (x.reshape(x.shape[0], -1), y.long()), epochs=epochs,
-                  batch_size=batch_size, lr=lr, **fit_options)
-    return model, history

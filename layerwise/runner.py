@@ -31,15 +31,16 @@ import yaml
 from . import datasets, plots
 from .config import ConfigError, RunConfig, TrainConfig, check_options, config_to_dict
 from .models.autoencoder import AutoEncoder
-from .models.cnn import CNN_CONFIGS, CNNClassifier, build_cnn, build_network, describe_cnn, load_pretrained_convs, network_names
+from .models.classifier import CNNClassifier, build_mlp, finetune
+from .models.cnn import CNN_CONFIGS, build_cnn, build_network, describe_cnn, load_pretrained_convs, network_names
 from .models.conv_autoencoder import ConvAutoEncoder
-from .models.csc import ConvSparseCoding, plot_csc
+from .models.csc import ConvSparseCoding
 from .models.dbm import DBM
 from .models.dbn import DBN
 from .models.rbm import RBM
 from .models.sbn import SigmoidBeliefNet
 from .models.updown import UpDownDBN
-from .pretraining import build_mlp, finetune, pretrain
+from .pretraining import pretrain
 from .training import fit
 
 __all__ = ["prepare_data", "run", "run_compare", "run_autoencoder", "verdict", "default_run_dir"]
@@ -715,7 +716,7 @@ def run_csc(cfg: RunConfig, out: Path, progress: bool = True, log=print) -> list
     secs = time.perf_counter() - t0
     test = _test_metrics(model, data.test_x[:256].reshape(-1, *shape))
     model.cpu()
-    plot_csc(model, data.test_x[:4].reshape(-1, *shape), out / "csc.png")
+    plots.plot_csc(model, data.test_x[:4].reshape(-1, *shape), out / "csc.png")
     plots.plot_curves({"train": list(hist)}, out / "curves.png", keys=("loss", "objective"))
     return [_single_row(model, secs, test, log)]
 

@@ -19,6 +19,9 @@ gradient step (ISTA, wake-sleep, the RBM's closed-form CD update), and optionall
 ``config() -> dict``
     constructor arguments, so that checkpoints can rebuild the model.
 
+A model that trains otherwise (a DBN, greedily) says how in a ``trained_by`` string, which
+``fit``'s error quotes.
+
 The loop owns batching, the progress bar, the per-epoch history, checkpoints and resume,
 the NaN/inf guard, devices and ``torch.distributed`` (DDP under ``torchrun``).
 """
@@ -378,9 +381,11 @@ def fit(
     # ---- check everything before any work -------------------------------------------------
     has_step = callable(getattr(model, "training_step", None))
     if not has_step and not callable(getattr(model, "training_loss", None)):
+        instead = getattr(model, "trained_by", None)  # e.g. DBN: greedily, by its pretrain()
         raise TypeError(
             f"{type(model).__name__} cannot be trained by layerwise.fit: it needs a "
             "training_loss(batch) method (or training_step(batch, optimizer))."
+            + (f" Train a {type(model).__name__} with {instead}." if instead else "")
         )
     epochs = check_int("epochs", epochs, 0)
     batch_size = check_int("batch_size", batch_size, 1)

@@ -9,7 +9,8 @@ from torch.nn import functional as F
 
 from layerwise import datasets
 from layerwise.checkpoint import load_model, save_checkpoint
-from layerwise.models.csc import SAFETY, ConvSparseCoding, plot_csc, soft_threshold, stack_maps
+from layerwise.functional import soft_threshold
+from layerwise.models.csc import SAFETY, ConvSparseCoding, stack_maps
 from layerwise.training import fit
 
 DT = torch.float64
@@ -96,12 +97,6 @@ def test_lipschitz_leaves_the_global_rng_alone():
 
 
 # ---- inference -----------------------------------------------------------------------------------
-
-def test_soft_threshold():
-    x = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.2, 1.0, 2.5])
-    expected = torch.sign(x) * torch.clamp(x.abs() - 1.0, min=0)
-    torch.testing.assert_close(soft_threshold(x, 1.0), expected)
-    torch.testing.assert_close(soft_threshold(x, torch.tensor(1.0)), expected)
 
 
 @pytest.mark.parametrize("method", ["ista", "fista"])
@@ -287,15 +282,3 @@ def test_validate_data_errors_before_fit_starts():
     with pytest.raises(ValueError, match="finite"):
         m.validate_data(bad)
     assert m.validate_data(torch.rand(5, 6, 6)).shape == (5, 1, 6, 6)
-
-
-# ---- pictures --------------------------------------------------------------------------------
-
-def test_plot_csc_writes_a_png(tmp_path):
-    torch.manual_seed(0)
-    m = ConvSparseCoding(1, 6, 3, lam=10.0, n_iter=20)
-    out = plot_csc(m, small_digits(10), tmp_path / "csc" / "layer1.png", n_images=3, n_maps=4)
-    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    second = ConvSparseCoding(6, 4, 3, lam=10.0, n_iter=20)  # 6-channel input: shown as norms
-    maps = stack_maps(m(small_digits(4)), pool=2)
-    assert plot_csc(second, maps, tmp_path / "layer2.png").exists()

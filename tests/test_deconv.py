@@ -1,7 +1,9 @@
-"""CNNs, the Zeiler-Fergus DeconvNet and the convolutional autoencoder.
+"""The Zeiler-Fergus DeconvNet (layerwise.models.deconv).
 
-References: ``F.max_unpool2d`` for the switches, the adjoint identity for the transposed
-convolution, a projection computed by hand with numpy loops, receptive fields by hand.
+References: the adjoint identity for the transposed convolution, a projection computed by hand
+with numpy loops, receptive fields by hand, brute force for the strongest maps (the switches'
+unpooling against ``F.max_unpool2d``: test_functional.py; CNNs: test_cnn.py; the convolutional
+autoencoder: test_conv_autoencoder.py; the projection figure: test_plots.py).
 """
 
 from __future__ import annotations
@@ -10,46 +12,18 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 import layerwise as lw
-from layerwise.models.cnn import CNN_CONFIGS, build_cnn, conv_layers, load_pretrained_convs
+from layerwise.models.cnn import build_cnn
 from layerwise.models.conv_autoencoder import ConvAutoEncoder
-from layerwise.models.deconv import DeconvNet, conv_transpose, unpool
+from layerwise.models.deconv import DeconvNet, conv_transpose
 
 DT = torch.float64
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
-
-def eval_loss(model, x):
-    with torch.no_grad():
-        return float(model.training_loss(x))
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = lw.datasets.load("digits")
-    return x, y   # pixels in [0, 1]
 
 
 # ---- building blocks ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 3), (2, 1), (3, 2)])
-def test_unpool_equals_max_unpool2d_and_is_the_adjoint_of_pooling(kernel, stride):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, 9, 8, generator=g, dtype=DT)
-    pooled, idx = F.max_pool2d(x, kernel, stride, return_indices=True)
-    y = torch.randn(pooled.shape, generator=g, dtype=DT)
-    ours = unpool(y, idx, x.shape[-2:])
-    if kernel <= stride:  # windows do not overlap: identical to torch's unpooling
-        ref = F.max_unpool2d(y, idx, kernel, stride, output_size=x.shape[-2:])
-        torch.testing.assert_close(ours, ref, rtol=0, atol=0)
-    # adjoint of "read x at the switches": <gather(x), y> = <x, unpool(y)>
-    gathered = x.flatten(2).gather(2, idx.flatten(2)).view_as(pooled)
-    torch.testing.assert_close(gathered, pooled)
-    assert float((gathered * y).sum()) == pytest.approx(float((x * ours).sum()), rel=1e-12)
-
 
 @pytest.mark.parametrize("kw, size", [
     (dict(kernel_size=3, padding=1), (7, 7)),
@@ -184,15 +158,6 @@ def test_deconvnet_reads_a_classifier_and_an_autoencoder_stack():
     assert d2.project(torch.rand(2, 256), 1, channel=2).shape == (2, 1, 16, 16)
 
 
-def test_tied_conv_autoencoder_decodes_like_the_deconvnet():
-    torch.manual_seed(5)
-    cae = ConvAutoEncoder((1, 8, 8), 5, kernel_size=3, tied=True).to(DT)
-    x = torch.rand(4, 64, dtype=DT)
-    z, switches = cae._encode(cae._images(x))
-    logits = cae._decode_logits(z, switches)  # decoder biases are zero at initialisation
-    torch.testing.assert_close(logits, DeconvNet(cae.encoder()).project(x, 0))
-
-
 # ---- bad input ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("layer, words", [
@@ -226,103 +191,22 @@ def test_layers_after_the_last_block_are_ignored_and_bad_arguments_refused():
         DeconvNet(build_cnn("cnn-1", (1, 12, 12))).project(torch.rand(2, 145), 0)
 
 
-def test_cnn_configs_and_their_errors():
-    for name in ("cnn-1", "cnn-2"):
-        for shape, side in (((1, 28, 28), 28), ((3, 32, 32), 32)):
-            net = build_cnn(name, shape)
-            out = net(torch.rand(2, shape[0] * side * side))
-            assert out.shape == (2, 128) and net.n_features == 128
-            assert len(conv_layers(net)) == len(CNN_CONFIGS[name]["blocks"])
-    assert build_cnn({"blocks": [(4, 3, 2)]}, (1, 8, 8)).n_features == 4 * 4 * 4
-    with pytest.raises(ValueError, match="Unknown network 'cnn-9'.*cnn-1"):
-        build_cnn("cnn-9", (1, 28, 28))
-    with pytest.raises(ValueError, match="pool does not fit"):
-        build_cnn({"blocks": [(4, 3, 2)] * 4}, (1, 8, 8))
-    with pytest.raises(ValueError, match="in_shape"):
-        build_cnn("cnn-1", (28, 28))
+# ---- the strongest maps, the facade ------------------------------------------------------------
 
-
-def test_conv_autoencoder_errors():
-    with pytest.raises(ValueError, match="'kernel_size' .*odd"):
-        ConvAutoEncoder((1, 8, 8), 4, kernel_size=4)
-    with pytest.raises(ValueError, match="smaller than the 2x2 pool"):
-        ConvAutoEncoder((1, 4, 4), [4, 4, 4])
-    cae = ConvAutoEncoder((1, 8, 8), 4, 3, loss="bce")
-    with pytest.raises(ValueError, match="65 features.*64"):
-        lw.fit(cae, torch.rand(10, 65), epochs=1, progress=False)
-    with pytest.raises(ValueError, match=r"\(3, 8, 8\).*\(1, 8, 8\)"):
-        lw.fit(cae, torch.rand(10, 3, 8, 8), epochs=1, progress=False)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        lw.fit(cae, torch.rand(10, 64) * 2, epochs=1, progress=False)
-    with pytest.raises(ValueError, match="Unknown CNN config key"):
-        build_cnn({"blocks": [(4, 3, 2)], "dropout": 0.5}, (1, 8, 8))
-
-
-# ---- training ------------------------------------------------------------------------------------
-
-def test_conv_autoencoder_learns_and_denoising_corrupts_only_in_training(digits):
-    x = digits[0][:400]
-    torch.manual_seed(0)
-    cae = ConvAutoEncoder((1, 8, 8), 8, kernel_size=3, pool=2, loss="bce", noise="masking", noise_level=0.3)
-    cae.eval()
-    before = eval_loss(cae, x)
-    assert eval_loss(cae, x) == before                  # eval: no noise, deterministic
-    cae.train()
-    torch.manual_seed(1)
-    assert eval_loss(cae, x) != before
-    hist = lw.fit(cae, x, epochs=15, batch_size=32, optimizer="adam", lr=3e-3, progress=False, seed=0)
-    cae.eval()
-    assert eval_loss(cae, x) < 0.8 * before
-    assert hist[-1]["reconstruction_error"] < hist[0]["reconstruction_error"]
-
-
-def test_greedy_conv_pretraining_initialises_a_cnn_that_fine_tunes(digits, tmp_path):
-    x, y = digits
-    torch.manual_seed(0)
-    stack = lw.pretrain([lambda n: ConvAutoEncoder((1, 8, 8), 8, 3), lambda n: ConvAutoEncoder((8, 4, 4), 16, 3)],
-                        x[:600], epochs=2, batch_size=32, optimizer="adam", lr=3e-3, progress=False)
-    assert len(stack) == 2 and stack[1](stack[0](x[:3])).shape == (3, 16 * 2 * 2)
-    net = build_cnn({"blocks": [(8, 3, 2), (16, 3, 2)], "hidden": [32]}, (1, 8, 8))
-    load_pretrained_convs(net, stack)
-    for a, b in zip(conv_layers(net), conv_layers(stack)):
-        assert torch.equal(a.weight, b.weight) and a.weight is not b.weight
-    clf, hist = lw.finetune(net, (x[:1000], y[:1000]), epochs=20, batch_size=32, optimizer="adam", lr=3e-3,
-                            progress=False)
-    assert clf.accuracy(x[1000:], y[1000:]) > 0.9
-    with pytest.raises(ValueError, match="do not fit"):
-        load_pretrained_convs(build_cnn({"blocks": [(4, 3, 2), (16, 3, 2)]}, (1, 8, 8)), stack)
-    # the checkpoint of a conv autoencoder rebuilds it
-    cae = stack.learners[0]
-    lw.save_checkpoint(tmp_path / "cae", cae)
-    again = lw.load_model(tmp_path / "cae")
-    torch.testing.assert_close(again.transform(x[:5]), cae.transform(x[:5]))
-
-
-def test_projection_figure_is_written(tmp_path):
-    torch.manual_seed(0)
-    net = build_cnn("cnn-2", (1, 16, 16))
-    d = lw.deconv.DeconvNet(net)
-    x = torch.rand(40, 256)
-    chans = lw.deconv.strongest_channels(d, x, 1, n=3)
-    assert len(chans) == 3 and len(set(chans)) == 3
-    best = d.features(x, 1).flatten(2).amax(dim=(0, 2))
-    assert best[chans[0]] == best.max()
-    path = lw.deconv.projection_figure(d, x, tmp_path / "proj.png", top=4, title="two layers")
-    assert path.stat().st_size > 1000
-    from matplotlib.image import imread
-    assert imread(path).shape[0] > 200             # 8 rows of patches
-    with pytest.raises(ValueError, match="'layer'"):
-        lw.deconv.projection_figure(d, x, tmp_path / "bad.png", layers=[2])
-
-
-def test_two_block_conv_autoencoder_trains_end_to_end(digits):
-    x = digits[0][:300]
-    torch.manual_seed(0)
-    cae = ConvAutoEncoder((1, 8, 8), [6, 8], kernel_size=3, loss="bce", tied=True)
-    assert cae.transform(x[:2]).shape == (2, 8 * 2 * 2) and cae.reconstruct(x[:2]).shape == (2, 64)
-    assert len(conv_layers(cae.encoder())) == 2 and len(list(cae.parameters())) == 6  # 2 convs + 2 decoder biases
-    cae.eval()
-    before = eval_loss(cae, x)
-    lw.fit(cae, x, epochs=10, batch_size=32, optimizer="adam", lr=3e-3, progress=False, seed=0)
-    cae.eval()
-    assert eval_loss(cae, x) < 0.85 * before
+def test_strongest_channels_by_brute_force_and_the_facade_keeps_its_names():
+    torch.manual_seed(2)
+    d = DeconvNet(build_cnn("cnn-2", (1, 12, 12)))
+    x = torch.rand(30, 144)
+    per_map = d.features(x, 0).flatten(2).amax(dim=(0, 2))            # every map's largest value
+    chans = d.strongest_channels(x, 0, n=5, batch_size=7)                # batched search, same answer
+    assert chans == per_map.topk(5).indices.tolist()
+    assert lw.deconv.strongest_channels(d, x, 0, n=5) == chans          # the old function's call
+    with pytest.raises(ValueError, match=r"'layer' .*\[0, 1\].*Got 2"):
+        d.strongest_channels(x, 2)
+    with pytest.raises(ValueError, match="'n'"):
+        d.strongest_channels(x, 0, n=0)
+    # lw.deconv is a facade: every name it exported stays, defined in the models, functional, plots
+    for name in lw.deconv.__all__:
+        obj = getattr(lw.deconv, name)
+        assert getattr(obj, "__module__", "layerwise.models") != "layerwise.deconv", name
+    assert lw.deconv.plot_csc is lw.plots.plot_csc and lw.deconv.unpool is lw.functional.unpool

@@ -8,7 +8,8 @@ import torch
 from layerwise import cli
 from layerwise.config import ConfigError
 from layerwise.experiment import load_experiment, parse_fractions
-from layerwise.models.cnn import CNNClassifier, build_network
+from layerwise.models.classifier import CNNClassifier
+from layerwise.models.cnn import build_network
 from layerwise.models.resnet import BasicBlock, build_resnet18
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest

@@ -20,6 +20,10 @@ from layerwise.plots import (
     save_image_grid,
 )
 
+import layerwise as lw
+from layerwise.models.cnn import build_cnn
+from layerwise.models.csc import ConvSparseCoding, stack_maps
+
 
 def assert_png(path, min_side=20):
     """The file is a PNG that reads back with a non-trivial size and more than one colour."""
@@ -219,6 +223,67 @@ def test_plot_curves(tmp_path):
         plot_curves({"rbm": a}, tmp_path / "c.png", keys=("acc",))
     with pytest.raises(TypeError, match="must be a number"):
         plot_curves({"rbm": [{"epoch": 1, "loss": "x"}]}, tmp_path / "c.png")
+
+
+# ----------------------------------------------------------------------------- figures of the conv models
+
+
+def small_digits(n=200):
+    x, _ = lw.datasets.load("digits")
+    return x[:n].reshape(-1, 1, 8, 8)
+
+
+def test_plot_csc_writes_a_png(tmp_path):
+    plot_csc = lw.plots.plot_csc
+    torch.manual_seed(0)
+    m = ConvSparseCoding(1, 6, 3, lam=10.0, n_iter=20)
+    out = plot_csc(m, small_digits(10), tmp_path / "csc" / "layer1.png", n_images=3, n_maps=4)
+    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    second = ConvSparseCoding(6, 4, 3, lam=10.0, n_iter=20)  # 6-channel input: shown as norms
+    maps = stack_maps(m(small_digits(4)), pool=2)
+    assert plot_csc(second, maps, tmp_path / "layer2.png").exists()
+
+
+def test_plot_csc_checks_the_images_with_the_model():
+    m = ConvSparseCoding(1, 6, 3, n_iter=5)
+    with pytest.raises(ValueError, match="2 channel"):
+        lw.plots.plot_csc(m, torch.rand(3, 2, 8, 8), Path("unused.png"))
+
+
+def test_projection_figure_is_written(tmp_path):
+    torch.manual_seed(0)
+    net = build_cnn("cnn-2", (1, 16, 16))
+    d = lw.deconv.DeconvNet(net)
+    x = torch.rand(40, 256)
+    chans = lw.deconv.strongest_channels(d, x, 1, n=3)
+    assert len(chans) == 3 and len(set(chans)) == 3
+    best = d.features(x, 1).flatten(2).amax(dim=(0, 2))
+    assert best[chans[0]] == best.max()
+    path = lw.deconv.projection_figure(d, x, tmp_path / "proj.png", top=4, title="two layers")
+    assert path.stat().st_size > 1000
+    from matplotlib.image import imread
+    assert imread(path).shape[0] > 200             # 8 rows of patches
+    with pytest.raises(ValueError, match="'layer'"):
+        lw.deconv.projection_figure(d, x, tmp_path / "bad.png", layers=[2])
+
+
+def test_the_package_never_imports_pyplot_nor_a_model():
+    # every module of layerwise.plots: figures only; models are duck-typed (hints under TYPE_CHECKING)
+    import ast
+    import pkgutil
+
+    from layerwise import plots
+
+    names = [m.name for m in pkgutil.iter_modules(plots.__path__)]
+    assert {"images", "charts", "conv"} <= set(names)
+    for name in names:
+        path = Path(plots.__path__[0]) / f"{name}.py"
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # top level only: an `if TYPE_CHECKING:` block is not a statement of these
+            if isinstance(node, ast.ImportFrom):
+                assert "models" not in (node.module or "") and "pyplot" not in (node.module or ""), (name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not any("pyplot" in a.name for a in node.names), name
 
 
 def test_plot_bars_grouped_and_stacked(tmp_path):

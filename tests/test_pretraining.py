@@ -5,8 +5,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+import layerwise as lw
 from layerwise.models.autoencoder import AutoEncoder
-from layerwise.pretraining import Classifier, Stack, build_mlp, finetune, pretrain
+from layerwise.models.classifier import Classifier, build_mlp, finetune
+from layerwise.pretraining import Stack, pretrain
 
 
 class Spy(nn.Module):
@@ -133,3 +135,18 @@ def test_pretrained_network_learns_digits_from_few_labels():
                          progress=False, device="cpu", validation=(x[1400:], y[1400:]))
     assert clf.accuracy(x[1400:], y[1400:]) > 0.85
     assert hist["val_accuracy"][-1] == pytest.approx(clf.accuracy(x[1400:], y[1400:]))
+
+
+def test_a_dbn_is_trained_by_pretrain_and_fit_says_so():
+    dbn = lw.DBN([6, 4, 3])
+    x = torch.rand(20, 6).round()
+    assert not hasattr(dbn, "training_loss") and not hasattr(dbn, "training_step")
+    assert "pretrain" in lw.DBN.trained_by
+    with pytest.raises(TypeError, match=r"needs a training_loss.*Train a DBN with dbn\.pretrain\(X\)"):
+        lw.fit(dbn, x, epochs=1, progress=False)
+    assert dbn.pretrain(x, epochs=1, batch_size=10, progress=False) is dbn and len(dbn.histories_) == 2
+
+
+def test_finetune_and_classifier_are_reexported_from_the_package():
+    assert lw.finetune is finetune and lw.Classifier is Classifier and lw.build_mlp is build_mlp
+    assert lw.pretrain is pretrain

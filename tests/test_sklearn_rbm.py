@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 
 from layerwise.models.dbn import DBN
 from layerwise.models.rbm import RBM
-from layerwise.pretraining import Classifier
+from layerwise.models.classifier import Classifier
 from layerwise.sklearn import DBNClassifier, RBMTransformer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest

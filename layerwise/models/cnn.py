@@ -3,8 +3,10 @@
 A network is ``Unflatten -> [Conv2d -> ReLU -> MaxPool2d] x blocks -> Flatten ->
 [Linear -> ReLU] x hidden``, as an ``nn.Sequential`` that takes flat rows (N, C*H*W) like every
 data set of layerwise, so that :class:`layerwise.Classifier` puts a linear head on it and
-:func:`layerwise.finetune` / :func:`layerwise.fit` train it unchanged. Convolutions are padded
-to keep the spatial size ("same" for odd kernels); each 2x2 max pool halves it.
+:func:`layerwise.finetune` / :func:`layerwise.fit` train it unchanged (the named CNN with its
+head, :class:`~layerwise.models.classifier.CNNClassifier`, lives beside ``Classifier``).
+Convolutions are padded to keep the spatial size ("same" for odd kernels); each 2x2 max pool
+halves it.
 
 The lecture names CNN-1 and CNN-2 without their sizes; ours (LeNet-like, Zeiler & Fergus's
 conv -> ReLU -> max-pool block)::
@@ -22,9 +24,9 @@ import torch
 from torch import nn
 
 from .._validation import check_int
-from ..pretraining import Classifier
+from .resnet import build_resnet18
 
-__all__ = ["CNNClassifier", "CNN_CONFIGS", "RESNETS", "build_cnn", "build_network", "describe_cnn", "network_names", "conv_layers", "load_pretrained_convs"]
+__all__ = ["CNN_CONFIGS", "RESNETS", "build_cnn", "build_network", "describe_cnn", "network_names", "conv_layers", "load_pretrained_convs"]
 
 #: Named networks: conv blocks as (channels, kernel, pool) and the hidden fully-connected sizes.
 CNN_CONFIGS: dict[str, dict[str, Any]] = {
@@ -73,7 +75,8 @@ def describe_cnn(config: str | Mapping[str, Any]) -> str:
     return f"{config} ({text})" if isinstance(config, str) else text
 
 
-def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Sequential:
+def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int], *,
+              device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> nn.Sequential:
     """The feature network of a CNN (no classifier head): flat rows in, features out.
 
     Parameters
@@ -83,6 +86,8 @@ def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Se
         ``{"blocks": [(channels, kernel, pool), ...], "hidden": [sizes]}``.
     in_shape : (C, H, W)
         Shape of one image; the network's input rows have C*H*W values.
+    device, dtype : optional
+        As for ``nn.Conv2d`` and ``nn.Linear``.
 
     Returns
     -------
@@ -98,11 +103,12 @@ def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Se
     """
     c, h, w = _check_shape(in_shape)
     blocks, hidden = _blocks(config)
+    fk = {"device": device, "dtype": dtype}
     layers: list[nn.Module] = [nn.Unflatten(1, (c, h, w))]
     for i, (channels, kernel, pool) in enumerate(blocks):
         if kernel > h + 2 * (kernel // 2) or kernel > w + 2 * (kernel // 2):
             raise ValueError(f"Block {i}'s {kernel}x{kernel} kernel does not fit its {h}x{w} input.")
-        layers += [nn.Conv2d(c, channels, kernel, padding=kernel // 2), nn.ReLU()]
+        layers += [nn.Conv2d(c, channels, kernel, padding=kernel // 2, **fk), nn.ReLU()]
         h, w = h + 2 * (kernel // 2) - kernel + 1, w + 2 * (kernel // 2) - kernel + 1
         if pool > 1:
             if pool > h or pool > w:
@@ -114,7 +120,7 @@ def build_cnn(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Se
     layers.append(nn.Flatten())
     n = c * h * w
     for size in hidden:
-        layers += [nn.Linear(n, size), nn.ReLU()]
+        layers += [nn.Linear(n, size, **fk), nn.ReLU()]
         n = size
     net = nn.Sequential(*layers)
     net.n_features = n
@@ -130,16 +136,17 @@ def network_names() -> list[str]:
     return sorted(CNN_CONFIGS) + sorted(RESNETS)
 
 
-def build_network(config: str | Mapping[str, Any], in_shape: Sequence[int]) -> nn.Sequential:
+def build_network(config: str | Mapping[str, Any], in_shape: Sequence[int], *,
+                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> nn.Sequential:
     """:func:`build_cnn`, or :func:`layerwise.models.resnet.build_resnet18` for a name in
-    :data:`RESNETS` (``"resnet-18"``, ``"resnet-18-w16"`` with a quarter of the width)."""
-    if isinstance(config, str) and config in RESNETS:
-        from .resnet import build_resnet18
+    :data:`RESNETS` (``"resnet-18"``, ``"resnet-18-w16"`` with a quarter of the width).
 
-        return build_resnet18(tuple(in_shape), RESNETS[config])
+    ``device`` and ``dtype`` are passed to the layers, as for ``nn.Conv2d``."""
+    if isinstance(config, str) and config in RESNETS:
+        return build_resnet18(tuple(in_shape), RESNETS[config], device=device, dtype=dtype)
     if isinstance(config, str) and config not in CNN_CONFIGS:
         raise ValueError(f"Unknown network {config!r}; the named networks are {network_names()}.")
-    return build_cnn(config, in_shape)
+    return build_cnn(config, in_shape, device=device, dtype=dtype)
 
 
 def conv_layers(network: nn.Module) -> list[nn.Conv2d]:
@@ -176,37 +183,3 @@ def load_pretrained_convs(network: nn.Module, pretrained: nn.Module) -> nn.Modul
                 t.bias.zero_()
     return network
 
-
-class CNNClassifier(Classifier):
-    """A named (or configured) CNN of :func:`build_cnn` with a linear head, rebuildable from a
-    checkpoint (``config()``), trained by :func:`layerwise.fit` on flat rows with labels.
-
-    Parameters
-    ----------
-    network : str or mapping
-        As ``config`` of :func:`build_cnn` (``"cnn-1"``, ``"cnn-2"``, or blocks and hidden sizes).
-    in_shape : (C, H, W)
-        Image shape.
-    n_classes : int
-        Number of classes.
-    loss : {"cross_entropy", "bce"}
-        As in :class:`layerwise.Classifier`.
-
-    Examples
-    --------
-    >>> clf = CNNClassifier("cnn-1", (1, 28, 28), 10)
-    >>> clf(torch.zeros(2, 784)).shape
-    torch.Size([2, 10])
-    """
-
-    def __init__(self, network: str | Mapping[str, Any] = "cnn-1", in_shape: Sequence[int] = (1, 28, 28),
-                 n_classes: int = 10, loss: str = "cross_entropy"):
-        body = build_network(network, tuple(in_shape))
-        super().__init__(body, n_classes, loss=loss, n_features=body.n_features)
-        self.network = network if isinstance(network, str) else {
-            "blocks": [list(b) for b in network.get("blocks", [])], "hidden": list(network.get("hidden", []))}
-        self.in_shape = tuple(int(v) for v in in_shape)
-
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments: ``CNNClassifier(**clf.config())`` rebuilds it."""
-        return {"network": self.network, "in_shape": list(self.in_shape), "n_classes": self.n_classes, "loss": self.loss}

@@ -29,7 +29,6 @@ from torch.nn import functional as F
 
 from .. import functional as LF
 from .._validation import check_choice, check_int, check_real, check_tensor, check_unit_interval
-from .deconv import unpool
 
 __all__ = ["ConvAutoEncoder"]
 
@@ -57,6 +56,8 @@ class ConvAutoEncoder(nn.Module):
         Denoising corruption of the input during training (see :func:`layerwise.functional.corrupt`).
     noise_level : float
         Its level (sigma, or the fraction of pixels).
+    device, dtype : optional
+        As for ``nn.Conv2d``.
 
     Examples
     --------
@@ -67,7 +68,8 @@ class ConvAutoEncoder(nn.Module):
 
     def __init__(self, in_shape: Sequence[int], channels: int | Sequence[int] = 16, kernel_size: int = 5,
                  pool: int = 2, *, tied: bool = False, loss: str = "mse", output_activation: str | None = None,
-                 noise: str | None = None, noise_level: float = 0.0):
+                 noise: str | None = None, noise_level: float = 0.0,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         if not isinstance(in_shape, (tuple, list)) or len(in_shape) != 3:
             raise ValueError(f"'in_shape' must be (channels, height, width); got {in_shape!r}.")
@@ -87,6 +89,7 @@ class ConvAutoEncoder(nn.Module):
                                               ("linear", "sigmoid", "relu", "tanh"))
         self.noise = check_choice("noise", noise, (None, "gaussian", "masking", "salt_and_pepper"))
         self.noise_level = check_real("noise_level", noise_level, 0.0)
+        fk = {"device": device, "dtype": dtype}
         c, h, w = self.in_shape
         self.shapes = [(c, h, w)]  # input shape of every block, then the code's
         convs, decs = [], []
@@ -94,15 +97,15 @@ class ConvAutoEncoder(nn.Module):
             if self.pool > 1 and (h < self.pool or w < self.pool):
                 raise ValueError(f"Block {i} gets {h}x{w} maps, smaller than the {self.pool}x{self.pool} pool; "
                                  "use fewer blocks, pool=1 or larger images.")
-            convs.append(nn.Conv2d(c, out, self.kernel_size, padding=self.kernel_size // 2))
+            convs.append(nn.Conv2d(c, out, self.kernel_size, padding=self.kernel_size // 2, **fk))
             decs.append(nn.ConvTranspose2d(out, c, self.kernel_size, padding=self.kernel_size // 2,
-                                           bias=True) if not self.tied else None)
+                                           bias=True, **fk) if not self.tied else None)
             c, h, w = out, h // self.pool, w // self.pool
             self.shapes.append((c, h, w))
         self.convs = nn.ModuleList(convs)
         self.decoders = nn.ModuleList([d for d in decs if d is not None])
         self.decoder_biases = nn.ParameterList(
-            [nn.Parameter(torch.zeros(s[0])) for s in self.shapes[:-1]] if self.tied else [])
+            [nn.Parameter(torch.zeros(s[0], **fk)) for s in self.shapes[:-1]] if self.tied else [])
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -152,7 +155,7 @@ class ConvAutoEncoder(nn.Module):
         for i in range(len(self.convs) - 1, -1, -1):
             idx, pre, size = switches[i]
             if idx is not None:
-                z = unpool(z, idx, pre)
+                z = LF.unpool(z, idx, pre)
             z = F.relu(z)
             if self.tied:
                 conv = self.convs[i]

@@ -21,11 +21,12 @@ filter bank per feature map, each filter ``weight[k]`` of unit norm over (C, s, 
 Inference (``infer``) minimises E over z with the filters fixed by ISTA, ``z <- S_t(z - t
 lam D^T(D(z) - y))``, or by FISTA (Beck & Teboulle 2009), the same step taken from an
 extrapolated point, which converges as O(1/k^2) instead of O(1/k). ``S_t`` is the
-soft-thresholding :func:`soft_threshold` and ``t = 1/L`` with ``L = lam ||D||_2^2`` estimated
-by power iteration on D^T D (:meth:`ConvSparseCoding.lipschitz`). Learning (``training_step``)
-alternates, as in the paper: infer z with the filters fixed, take a gradient step on the
-filters for the data term with z fixed, and renormalise every filter to unit norm. A second
-layer is another ``ConvSparseCoding`` trained on the first layer's maps (:func:`stack_maps`).
+soft-thresholding :func:`layerwise.functional.soft_threshold` and ``t = 1/L`` with
+``L = lam ||D||_2^2`` estimated by power iteration on D^T D (:meth:`ConvSparseCoding.lipschitz`).
+Learning (``training_step``) alternates, as in the paper: infer z with the filters fixed, take a
+gradient step on the filters for the data term with z fixed, and renormalise every filter to
+unit norm. A second layer is another ``ConvSparseCoding`` trained on the first layer's maps
+(:func:`stack_maps`).
 
 References
 ----------
@@ -38,33 +39,22 @@ References
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .._validation import check_choice, check_finite, check_int, check_real, check_tensor
+from ..functional import soft_threshold
+from ..training import all_reduce_mean
 
-__all__ = ["ConvSparseCoding", "soft_threshold", "stack_maps", "plot_csc"]
+__all__ = ["ConvSparseCoding", "stack_maps"]
 
 METHODS = ("ista", "fista")
 #: The power-iteration estimate of ||D||^2 is multiplied by this, so that the step 1/L stays
 #: below the true 1/L_true (power iteration approaches the top eigenvalue from below).
 SAFETY = 1.01
-
-
-def soft_threshold(x: Tensor, t: float | Tensor) -> Tensor:
-    """S_t(x) = sign(x) max(|x| - t, 0), the proximal operator of ``t |x|_1`` (elementwise).
-
-    Computed as ``x - clamp(x, -t, t)``, which is exactly that and two kernels long.
-    """
-    if isinstance(t, Tensor):
-        return x - torch.maximum(torch.minimum(x, t), -t)
-    return x - x.clamp(-t, t)
 
 
 def stack_maps(z: Tensor, pool: int | None = 2, absolute: bool = True) -> Tensor:
@@ -491,8 +481,6 @@ class ConvSparseCoding(nn.Module):
 
         Returns the mean objective E(y, z) before the filter step.
         """
-        from ..training import all_reduce_mean
-
         y = self._input(batch)
         z = self.infer(y)
         with torch.no_grad():
@@ -544,94 +532,3 @@ def _pair(name: str, value: Any) -> tuple[int, int]:
     v = check_int(name, value, 1)
     return v, v
 
-
-# ---- pictures ------------------------------------------------------------------------------
-
-
-def _show(x: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) -> (N, 1 or 3, H, W) for display: RGB and grayscale as they are, other
-    channel counts as the norm over channels."""
-    if x.shape[1] in (1, 3):
-        return x
-    return np.sqrt((x ** 2).sum(1, keepdims=True))
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    """Scale every (C, H, W) item to [0, 1] on its own."""
-    lo = x.min(axis=(1, 2, 3), keepdims=True)
-    hi = x.max(axis=(1, 2, 3), keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
-
-
-def plot_csc(model: ConvSparseCoding, images: Any, path: str | os.PathLike, n_images: int = 4,
-             n_maps: int = 6, title: str | None = None) -> Path:
-    """Save one PNG: the learned filters on top, then one row per image with the image, its
-    reconstruction D(z) and its ``n_maps`` most active feature maps (largest |z_k|_1).
-
-    Images and their reconstructions share one grey scale per row; filters and maps are scaled
-    each on its own (maps: mid-grey 0, white positive, black negative). Images with other
-    than 1 or 3 channels (a second layer's input) are shown as the norm over channels.
-
-    Parameters
-    ----------
-    model : ConvSparseCoding
-    images : Tensor (N, C, H, W)
-        The first ``n_images`` are shown.
-    path : str or path-like
-        Where to write the PNG.
-    n_images, n_maps : int
-        Rows and maps per row.
-    title : str, optional
-        Title above the picture.
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    from .. import plots
-
-    n_images = check_int("n_images", n_images, 1)
-    n_maps = min(check_int("n_maps", n_maps, 1), model.n_filters)
-    y = model._input(images)[:n_images]
-    z = model.infer(y)
-    rec = model.reconstruct(z)
-    y_np, rec_np = (_show(t.detach().to("cpu", torch.float64).numpy()) for t in (y, rec))
-    z_np = z.detach().to("cpu", torch.float64).numpy()                    # (N, K, H', W')
-    n, c_show, h, w = y_np.shape
-    hp, wp = z_np.shape[2:]
-    top = (hp - h) // 2, (wp - w) // 2
-    tiles = []
-    for i in range(n):
-        pair = _unit(np.stack([y_np[i], rec_np[i]]))                           # one scale per row
-        pair = np.pad(pair, ((0, 0), (0, 0), (top[0], hp - h - top[0]), (top[1], wp - w - top[1])),
-                      constant_values=0.5)
-        order = np.argsort(-np.abs(z_np[i]).sum((1, 2)))[:n_maps]
-        maps = z_np[i, order][:, None]                                        # (n_maps, 1, H', W')
-        scale = np.abs(maps).max(axis=(1, 2, 3), keepdims=True)
-        maps = 0.5 + 0.5 * maps / np.where(scale > 0, scale, 1.0)
-        if c_show == 3:
-            maps = np.repeat(maps, 3, axis=1)
-        tiles.extend([pair[0], pair[1], *maps])
-    ncols = 2 + n_maps
-    rows = plots.image_grid(np.stack(tiles), ncols=ncols, normalize=None, padding=1, pad_value=0.5)
-    filt = _show(model.weight.detach().to("cpu", torch.float64).numpy())
-    if c_show == 3 and filt.shape[1] == 1:
-        filt = np.repeat(filt, 3, axis=1)
-    per_row = max(1, (rows.shape[1] - 1) // (model.kernel_size + 1))
-    fgrid = plots.image_grid(filt, ncols=min(per_row, filt.shape[0]), normalize="each",
-                             padding=1, pad_value=1.0)
-    width = max(rows.shape[1], fgrid.shape[1])
-
-    def widen(g: np.ndarray) -> np.ndarray:
-        pad = [(0, 0), (0, width - g.shape[1])] + ([(0, 0)] if g.ndim == 3 else [])
-        return np.pad(g, pad, constant_values=1.0)
-
-    sep = np.ones((2, width) + rows.shape[2:])
-    picture = np.concatenate([widen(fgrid), sep, widen(rows)], axis=0)
-    picture = picture[None, None] if picture.ndim == 2 else np.moveaxis(picture, -1, 0)[None]
-    if title is None:
-        title = f"{model.n_filters} filters; image | reconstruction | top maps"
-    # about 48 screen pixels per map, the whole picture under 2000 pixels a side
-    scale = max(1, min(math.ceil(48 / hp), 2000 // max(picture.shape[-2:])))
-    return plots.save_image_grid(picture, path, normalize=None, padding=0, title=title, scale=scale)

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .._validation import check_choice, check_int, check_real, check_tensor, check_unit_interval
+from .classifier import Classifier
 from .rbm import RBM
 
 __all__ = ["DBM"]
@@ -540,13 +541,11 @@ class DBM(nn.Module):
         return nn.Sequential(*blocks)
 
     def to_classifier(self, n_classes: int, loss: str = "cross_entropy", double: bool = True):
-        """A :class:`~layerwise.pretraining.Classifier` over :meth:`encoder` (the recognition pass as a
+        """A :class:`~layerwise.models.classifier.Classifier` over :meth:`encoder` (the recognition pass as a
         feed-forward sigmoid net, doubled weights below the top by default), for :func:`layerwise.fit`.
 
         A simplification of the paper's fine-tuning (section 4), which also feeds the mean-field
         posterior of h^2 as an extra input; fine-tuning leaves the DBM unchanged."""
-        from ..pretraining import Classifier
-
         return Classifier(self.encoder(double=double), n_classes, loss=loss).to(self._like().device)
 
     # ---- partition function ----------------------------------------------------------------------

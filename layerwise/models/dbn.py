@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_real
 from ..units import Units
+from .classifier import Classifier
 from .rbm import RBM
 
 __all__ = ["DBN"]
@@ -144,6 +145,9 @@ class DBN(nn.Module):
 
     #: The top RBM's log Z is computed exactly when its smaller layer has at most this many units.
     MAX_EXACT_LOG_Z_UNITS = 20
+    #: How a DBN trains instead of through :func:`layerwise.fit` (it has no ``training_loss``):
+    #: ``fit`` quotes this in its TypeError.
+    trained_by = "dbn.pretrain(X) (greedy, one RBM at a time, through layerwise.pretrain)"
 
     def __init__(
         self,
@@ -218,10 +222,8 @@ class DBN(nn.Module):
         return nn.Sequential(*(rbm.encoder() for rbm in self.rbms))
 
     def to_classifier(self, n_classes: int, loss: str = "cross_entropy"):
-        """A :class:`~layerwise.pretraining.Classifier` over a deep copy of :meth:`encoder`, ready
+        """A :class:`~layerwise.models.classifier.Classifier` over a deep copy of :meth:`encoder`, ready
         for :func:`layerwise.fit`; fine-tuning it leaves the DBN unchanged."""
-        from ..pretraining import Classifier
-
         body = copy.deepcopy(self.encoder())
         w = self.rbms[0].weight
         return Classifier(body, n_classes, loss=loss).to(w.device)

@@ -1,11 +1,11 @@
 """Zeiler & Fergus (2014) feature projection: a deconvnet attached to a trained CNN.
 
 A convolutional layer is conv -> ReLU -> max pool. Its mirror maps a feature map back to the
-layer's input: **unpool** (each value goes back to the position of the maximum its pooling
-window chose, recorded as a "switch" on the forward pass; zeros elsewhere) -> **ReLU** ->
-**transposed convolution** with the same filters (the adjoint of the convolution,
-``F.conv_transpose2d`` with the CNN's own weight, no bias). Applied layer by layer down to the
-input, it shows which pixels a feature responds to.
+layer's input: **unpool** (:func:`layerwise.functional.unpool`: each value goes back to the
+position of the maximum its pooling window chose, recorded as a "switch" on the forward pass;
+zeros elsewhere) -> **ReLU** -> **transposed convolution** with the same filters (the adjoint of
+the convolution, ``F.conv_transpose2d`` with the CNN's own weight, no bias). Applied layer by
+layer down to the input, it shows which pixels a feature responds to.
 
     M. D. Zeiler, R. Fergus. Visualizing and understanding convolutional networks. ECCV 2014.
 """
@@ -20,34 +20,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .._validation import check_choice, check_int, check_tensor
+from ..functional import unpool
 
-__all__ = ["DeconvNet", "TopActivations", "conv_transpose", "unpool"]
+__all__ = ["DeconvNet", "TopActivations", "conv_transpose"]
 
 _SHAPE_OPS = (nn.Flatten, nn.Unflatten)
 _SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Identity)  # identities at evaluation time
-
-
-def unpool(y: Tensor, indices: Tensor, output_size: Sequence[int]) -> Tensor:
-    """Max unpooling with the switches: ``out[b, c].flat[indices[b, c, i, j]] += y[b, c, i, j]``.
-
-    The adjoint of max pooling with its argmax held fixed; for non-overlapping windows it equals
-    ``F.max_unpool2d(y, indices, ..., output_size)``, and where overlapping windows chose the same
-    pixel the contributions add up (``max_unpool2d`` would keep an arbitrary one).
-
-    Parameters
-    ----------
-    y : Tensor (B, C, h, w)
-        Pooled maps (or what is projected through them).
-    indices : Tensor (B, C, h, w)
-        The switches: flat positions in the (H, W) input, from ``max_pool2d(..., return_indices=True)``.
-    output_size : (H, W)
-        The pooling layer's input size.
-    """
-    b, c = y.shape[:2]
-    h, w = output_size[-2:]
-    out = y.new_zeros(b, c, h * w)
-    out.scatter_add_(2, indices.flatten(2), y.flatten(2))
-    return out.view(b, c, h, w)
 
 
 def _padding(conv: nn.Conv2d) -> tuple[int, int]:
@@ -339,6 +317,18 @@ class DeconvNet:
             s += ((k_eff - 1) / 2 - pad) * j
             j *= st
         return int(r), j, s
+
+    @torch.no_grad()
+    def strongest_channels(self, data: Any, layer: int, n: int = 4, batch_size: int = 256) -> list[int]:
+        """The ``n`` feature maps of conv layer ``layer`` with the largest activation anywhere in
+        ``data`` (strongest first), searched ``batch_size`` images at a time."""
+        n = check_int("n", n, 1)
+        x = self._images(data)
+        best = None
+        for i in range(0, x.shape[0], batch_size):
+            m = self.features(x[i:i + batch_size], layer).flatten(2).amax(dim=(0, 2))
+            best = m if best is None else torch.maximum(best, m)
+        return best.topk(min(n, best.numel())).indices.tolist()
 
     @torch.no_grad()
     def top_activations(self, data: Any, layer: int, channel: int, k: int = 9, batch_size: int = 256) -> TopActivations:

@@ -27,17 +27,19 @@ class BasicBlock(nn.Module):
     """``relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x))``; the shortcut is the identity,
     or a strided 1x1 convolution with batch normalisation where the shape changes."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
+        fk = {"device": device, "dtype": dtype}
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, **fk)
+        self.bn1 = nn.BatchNorm2d(out_channels, **fk)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, **fk)
+        self.bn2 = nn.BatchNorm2d(out_channels, **fk)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = nn.Identity()
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                          nn.BatchNorm2d(out_channels))
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False, **fk),
+                                          nn.BatchNorm2d(out_channels, **fk))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -45,7 +47,8 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
-def build_resnet18(in_shape: Sequence[int], width: int = 64) -> nn.Sequential:
+def build_resnet18(in_shape: Sequence[int], width: int = 64, *,
+                   device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> nn.Sequential:
     """ResNet-18's feature network: flat rows (N, C*H*W) in, (N, 8 * width) features out.
 
     Parameters
@@ -54,6 +57,8 @@ def build_resnet18(in_shape: Sequence[int], width: int = 64) -> nn.Sequential:
         Image shape.
     width : int
         Channels of the first stage (64 in the paper).
+    device, dtype : optional
+        As for ``nn.Conv2d``.
 
     Returns
     -------
@@ -72,11 +77,12 @@ def build_resnet18(in_shape: Sequence[int], width: int = 64) -> nn.Sequential:
     width = check_int("width", width, 1)
     if min(h, w) < 8:
         raise ValueError(f"ResNet-18 halves the image three times; {h}x{w} images are too small (at least 8x8).")
-    layers: list[nn.Module] = [nn.Unflatten(1, (c, h, w)), nn.Conv2d(c, width, 3, 1, 1, bias=False),
-                               nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+    fk = {"device": device, "dtype": dtype}
+    layers: list[nn.Module] = [nn.Unflatten(1, (c, h, w)), nn.Conv2d(c, width, 3, 1, 1, bias=False, **fk),
+                               nn.BatchNorm2d(width, **fk), nn.ReLU(inplace=True)]
     channels = width
     for stage, out in enumerate((width, 2 * width, 4 * width, 8 * width)):
-        layers += [BasicBlock(channels, out, 1 if stage == 0 else 2), BasicBlock(out, out)]
+        layers += [BasicBlock(channels, out, 1 if stage == 0 else 2, **fk), BasicBlock(out, out, **fk)]
         channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     net = nn.Sequential(*layers)

@@ -12,7 +12,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .. import functional as LF
 from .._validation import check_choice, check_int, check_real
 from ..models.autoencoder import SPARSITIES, AutoEncoder
-from ..pretraining import build_mlp, finetune, pretrain
+from ..models.classifier import build_mlp, finetune
+from ..pretraining import pretrain
 from ._base import (DEPRECATED, FLOATS, EpochTrainerMixin, NetworkClassifierMixin, check_hidden_sizes,
                     check_training_options, device_of, draw_seed, encode_labels, seeded, to_tensor)
 

@@ -1,14 +1,7 @@
-"""Pictures: filters, reconstructions, samples, training curves and bar charts.
+"""Image figures: grids of images, filters, reconstructions, samples and projections.
 
-Callbacks and the command line call these functions; models never plot. Figures are built
-as :class:`matplotlib.figure.Figure` objects drawn by ``FigureCanvasAgg``, never through
-``pyplot``, so nothing here needs a display or touches matplotlib's global state and the
-module is safe to use from worker processes and headless machines.
-
-Every ``save_*`` / ``plot_*`` function validates its input before drawing, creates the
-parent folders, writes the PNG atomically (a temporary file in the same folder, then
-``os.replace``, so a reader never sees half a file) and returns the :class:`~pathlib.Path`.
-
+Also the shared checks and the atomic PNG writer of :mod:`layerwise.plots` (``check_path``,
+``check_title``, ``save_figure``, ``to_numpy``), public to the sibling modules of the package.
 :func:`image_grid` is the pure-numpy core: it tiles a batch of images into one array.
 """
 
@@ -18,18 +11,15 @@ import math
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from numbers import Real
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
-import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from ._validation import _describe, check_choice, check_int, check_real, check_tensor
+from .._validation import check_choice, check_int, check_real, check_tensor, describe
 
 __all__ = [
     "image_grid",
@@ -38,14 +28,11 @@ __all__ = [
     "plot_reconstructions",
     "plot_projections",
     "plot_samples",
-    "plot_curves",
-    "plot_lines",
-    "plot_bars",
     "FilterSnapshots",
 ]
 
 NORMALIZE = ("each", "all", None)
-_DPI = 100
+DPI = 100
 _MIN_TILE_PX = 48  # small tiles (8x8 digits) are upscaled to at least this many screen pixels
 _MAX_SIDE_PX = 2000  # ...unless the whole picture would exceed this
 
@@ -72,7 +59,7 @@ def _check_shape(shape: Any) -> tuple[int, ...] | None:
     return out
 
 
-def _to_numpy(name: str, data: Any, ndim: tuple[int, ...]) -> np.ndarray:
+def to_numpy(name: str, data: Any, ndim: tuple[int, ...]) -> np.ndarray:
     """Validate ``data`` (array-like or tensor, finite, non-empty) and return float64 numpy."""
     t = check_tensor(name, data, ndim=ndim)
     return t.detach().to(device="cpu", dtype=torch.float64).numpy()
@@ -80,7 +67,7 @@ def _to_numpy(name: str, data: Any, ndim: tuple[int, ...]) -> np.ndarray:
 
 def _as_images(name: str, images: Any, shape: Any) -> np.ndarray:
     """Return a validated (N, C, H, W) float64 array from (N, D), (N, H, W) or (N, C, H, W)."""
-    arr = _to_numpy(name, images, (2, 3, 4))
+    arr = to_numpy(name, images, (2, 3, 4))
     shape = _check_shape(shape)
     n = arr.shape[0]
     per_sample = int(np.prod(arr.shape[1:]))
@@ -110,7 +97,7 @@ def _as_images(name: str, images: Any, shape: Any) -> np.ndarray:
     return arr.reshape(n, *shape)
 
 
-def _check_path(path: Any) -> Path:
+def check_path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"The 'path' parameter must be a str or os.PathLike. Got {path!r} instead.")
     p = Path(path)
@@ -119,13 +106,13 @@ def _check_path(path: Any) -> Path:
     return p
 
 
-def _check_title(title: Any) -> str | None:
+def check_title(title: Any) -> str | None:
     if title is not None and not isinstance(title, str):
         raise TypeError(f"The 'title' parameter must be a str or None. Got {title!r} instead.")
     return title
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as PNG atomically (temp file in the same folder, then ``os.replace``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
@@ -133,7 +120,7 @@ def _save(fig: Figure, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "xb") as fh:
-            fig.savefig(fh, format="png", dpi=_DPI, bbox_inches="tight", pad_inches=0.05,
+            fig.savefig(fh, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.05,
                         facecolor="white")
         os.replace(tmp, path)
     except BaseException:
@@ -240,7 +227,7 @@ def _image_figure(grid: np.ndarray, scale: int, title: str | None,
     """A figure whose axes show ``grid`` at ``scale`` screen pixels per pixel."""
     h, w = grid.shape[:2]
     width_px, height_px = max(w * scale, min_width_px), h * scale
-    fig = Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
+    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0,
               interpolation="nearest", resample=False)
@@ -286,13 +273,13 @@ def save_image_grid(
     path : Path
         The written file.
     """
-    path = _check_path(path)
-    title = _check_title(title)
+    path = check_path(path)
+    title = check_title(title)
     x = _as_images("images", images, shape)  # (N, C, H, W)
     grid = _tile(x, ncols, normalize, padding, pad_value)
     fig, _ = _image_figure(grid, _auto_scale(x.shape[2:], grid.shape, scale), title,
                            min_width_px=240 if title else 0)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_samples(
@@ -364,7 +351,7 @@ def plot_filters(
     path : Path
         The written file.
     """
-    w = _to_numpy("weight", weight, (2, 4))
+    w = to_numpy("weight", weight, (2, 4))
     max_filters = check_int("max_filters", max_filters, 1)
     # Filters are mid-grey on average, so white separators stand apart better than grey ones.
     return save_image_grid(w[:max_filters], path, shape=shape, normalize="each",
@@ -406,11 +393,11 @@ def plot_reconstructions(
     path : Path
         The written file.
     """
-    path = _check_path(path)
-    title = _check_title(title)
+    path = check_path(path)
+    title = check_title(title)
     n = check_int("n", n, 1)
     if not isinstance(rows, Mapping) or len(rows) == 0:
-        shown = _describe(rows) if not isinstance(rows, Mapping) else "{}"
+        shown = describe(rows) if not isinstance(rows, Mapping) else "{}"
         raise ValueError(
             f"The 'rows' parameter must be a non-empty dict of label -> images. Got {shown} instead."
         )
@@ -441,7 +428,7 @@ def plot_reconstructions(
     ax.set_yticks([pad + h / 2 - 0.5 + i * (h + pad) for i in range(len(batches))])
     ax.set_yticklabels(list(batches), fontsize=10)
     ax.tick_params(axis="y", length=0)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_projections(
@@ -474,11 +461,11 @@ def plot_projections(
     path : Path
         The written file.
     """
-    path = _check_path(path)
-    title = _check_title(title)
+    path = check_path(path)
+    title = check_title(title)
     if not isinstance(rows, Mapping) or len(rows) == 0:
         raise ValueError(f"The 'rows' parameter must be a non-empty dict of label -> (projections, inputs). "
-                         f"Got {_describe(rows) if not isinstance(rows, Mapping) else '{}'} instead.")
+                         f"Got {describe(rows) if not isinstance(rows, Mapping) else '{}'} instead.")
     grids = []
     for label, pair in rows.items():
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -491,7 +478,7 @@ def plot_projections(
     heights = [tile_px * g[1].shape[0] / g[3][0] for g in grids]
     widths = [tile_px * g[1].shape[1] / g[3][1] for g in grids]
     width_px, height_px = 2 * max(widths) + 160, sum(heights) + 30 * len(grids) + (30 if title else 0)
-    fig = Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
+    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
     spec = fig.add_gridspec(len(grids), 2, height_ratios=heights, hspace=0.35, wspace=0.05)
     for i, (label, gp, gi, _) in enumerate(grids):
         for j, (grid, what) in enumerate(((gp, "projections"), (gi, "inputs"))):
@@ -502,256 +489,7 @@ def plot_projections(
             ax.set_title(f"{label}: {what}", fontsize=9)
     if title is not None:
         fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
-
-
-# --------------------------------------------------------------------------------------------
-# Charts
-# --------------------------------------------------------------------------------------------
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.number, torch.Tensor)):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v
-
-
-def plot_curves(
-    histories: Mapping[str, Sequence[Mapping[str, Any]]],
-    path: str | os.PathLike,
-    keys: Sequence[str] | str = ("loss",),
-    title: str | None = None,
-    logy: bool = False,
-) -> Path:
-    """Save training curves: one subplot per key, one line per run.
-
-    Parameters
-    ----------
-    histories : dict of str to list of dict
-        Run name to its per-epoch records (``fit``'s ``History`` is such a list), each with
-        ``"epoch"`` (the position, counted from 1, where missing) and the keys to plot.
-        Records without a key are skipped for that key; NaN values show as gaps.
-    path : str or path-like
-        Where to write the PNG.
-    keys : str or sequence of str
-        Columns to plot, e.g. ``("loss", "val_loss")``. Keys that no run records are left out.
-    title : str, optional
-        Title above the figure.
-    logy : bool
-        Logarithmic y axes.
-
-    Returns
-    -------
-    path : Path
-        The written file.
-    """
-    path = _check_path(path)
-    title = _check_title(title)
-    if isinstance(keys, str):
-        keys = (keys,)
-    if not isinstance(keys, Sequence) or len(keys) == 0 or not all(isinstance(k, str) for k in keys):
-        raise ValueError(f"The 'keys' parameter must be a non-empty sequence of str. Got {keys!r} instead.")
-    if not isinstance(histories, Mapping) or len(histories) == 0:
-        raise ValueError(
-            "The 'histories' parameter must be a non-empty dict of run name -> list of per-epoch "
-            f"dicts. Got {histories!r} instead."
-        )
-    lines: dict[str, list[tuple[str, list[float], list[float]]]] = {k: [] for k in keys}
-    seen: list[str] = []
-    for name, history in histories.items():
-        if isinstance(history, (str, bytes)) or not isinstance(history, Sequence) or not all(
-                isinstance(r, Mapping) for r in history):
-            raise TypeError(
-                f"histories[{name!r}] must be a list of per-epoch dicts. Got {type(history).__name__} instead."
-            )
-        for r in history:
-            seen.extend(k for k in r if k not in seen)
-        for key in keys:
-            xs, ys = [], []
-            for i, record in enumerate(history):
-                if key not in record:
-                    continue
-                y = _as_number(record[key])
-                if y is None:
-                    raise TypeError(
-                        f"histories[{name!r}][{i}][{key!r}] must be a number. Got {record[key]!r} instead."
-                    )
-                x = _as_number(record.get("epoch", i + 1))
-                xs.append(i + 1 if x is None else x)
-                ys.append(y)
-            if xs:
-                lines[key].append((str(name), xs, ys))
-    present = [k for k in keys if lines[k]]
-    if not present:
-        raise ValueError(
-            f"None of the keys {list(keys)!r} is recorded in any history; recorded keys are {seen!r}."
-        )
-    fig = Figure(figsize=(6.4, 0.6 + 2.6 * len(present)), dpi=_DPI, layout="constrained")
-    axes = fig.subplots(len(present), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, key in zip(axes, present):
-        for name, xs, ys in lines[key]:
-            ax.plot(xs, ys, label=name, marker="o" if len(xs) <= 30 else None, markersize=3)
-        ax.set_ylabel(key)
-        if logy:
-            ax.set_yscale("log")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[-1].set_xlabel("epoch")
-    if title is not None:
-        fig.suptitle(title)
-    return _save(fig, path)
-
-
-def plot_lines(
-    x: Sequence[float],
-    series: Mapping[str, Sequence[float]],
-    path: str | os.PathLike,
-    xlabel: str,
-    ylabel: str,
-    errors: Mapping[str, Sequence[float]] | None = None,
-    title: str | None = None,
-    logx: bool = False,
-) -> Path:
-    """Save one line per series over shared x values, with optional error bars.
-
-    For example test accuracy against the fraction of labels kept, one line per network:
-    ``plot_lines([0.01, 0.1, 1], {"FCNN-2": [.6, .7, .8]}, path, "label fraction", "accuracy",
-    errors={"FCNN-2": [.02, .01, .01]}, logx=True)``.
-
-    Parameters
-    ----------
-    x : sequence of float
-        The x positions, shared by every series.
-    series : dict of str to sequence of float
-        Series name to one value per x (NaN for a missing point).
-    path : str or path-like
-        Where to write the PNG.
-    xlabel, ylabel : str
-        Axis labels.
-    errors : dict of str to sequence of float, optional
-        Half-widths of the error bars (e.g. one standard deviation), per series.
-    title : str, optional
-        Title above the chart.
-    logx : bool
-        Logarithmic x axis.
-
-    Returns
-    -------
-    path : Path
-        The written file.
-    """
-    path = _check_path(path)
-    title = _check_title(title)
-    xs = [_as_number(v) for v in x]
-    if not xs or any(v is None for v in xs):
-        raise ValueError(f"The 'x' parameter must be a non-empty sequence of numbers. Got {x!r} instead.")
-    if not isinstance(series, Mapping) or not series:
-        raise ValueError(f"The 'series' parameter must be a non-empty dict of name -> values. Got {series!r} instead.")
-    fig = Figure(figsize=(6.4, 4.2), dpi=_DPI)
-    ax = fig.add_subplot(1, 1, 1)
-    colours = matplotlib.colormaps["tab10" if len(series) <= 10 else "tab20"].colors
-    for i, (name, values) in enumerate(series.items()):
-        ys = [_as_number(v) for v in values]
-        if len(ys) != len(xs) or any(v is None for v in ys):
-            raise ValueError(f"series[{name!r}] must hold {len(xs)} numbers (one per x). Got {values!r} instead.")
-        err = None
-        if errors is not None and name in errors:
-            err = [_as_number(v) for v in errors[name]]
-            if len(err) != len(xs) or any(v is None for v in err):
-                raise ValueError(f"errors[{name!r}] must hold {len(xs)} numbers. Got {errors[name]!r} instead.")
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=str(name), color=colours[i % len(colours)])
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xticks(xs)
-    ax.set_xticklabels([f"{v:g}" for v in xs])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    if title is not None:
-        ax.set_title(title, fontsize=10)
-    return _save(fig, path)
-
-
-def plot_bars(
-    labels: Sequence[str],
-    series: Mapping[str, Sequence[float]],
-    path: str | os.PathLike,
-    ylabel: str,
-    title: str | None = None,
-    stacked: bool = False,
-) -> Path:
-    """Save a grouped or stacked bar chart.
-
-    For example the time of each model split between pre-training and fine-tuning:
-    ``plot_bars(["RBM", "AE"], {"pre-training": [12, 8], "fine-tuning": [3, 3]}, path,
-    "seconds", stacked=True)``.
-
-    Parameters
-    ----------
-    labels : sequence of str
-        One group (x position) per label.
-    series : dict of str to sequence of float
-        Series name to one value per label; each series is one colour in the legend.
-    path : str or path-like
-        Where to write the PNG.
-    ylabel : str
-        Label of the y axis (the quantity and its unit).
-    title : str, optional
-        Title above the chart.
-    stacked : bool
-        Stack the series on one bar per label instead of placing them side by side.
-
-    Returns
-    -------
-    path : Path
-        The written file.
-    """
-    path = _check_path(path)
-    title = _check_title(title)
-    if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or len(labels) == 0:
-        raise ValueError(f"The 'labels' parameter must be a non-empty sequence of str. Got {labels!r} instead.")
-    labels = [str(label) for label in labels]
-    if not isinstance(ylabel, str):
-        raise TypeError(f"The 'ylabel' parameter must be a str. Got {ylabel!r} instead.")
-    if not isinstance(series, Mapping) or len(series) == 0:
-        raise ValueError(
-            f"The 'series' parameter must be a non-empty dict of name -> values. Got {series!r} instead."
-        )
-    values = {}
-    for name, vals in series.items():
-        arr = _to_numpy(f"series[{name!r}]", vals, (1,))
-        if arr.shape[0] != len(labels):
-            raise ValueError(
-                f"series[{name!r}] has {arr.shape[0]} values but there are {len(labels)} labels."
-            )
-        values[str(name)] = arr
-    x = np.arange(len(labels))
-    fig = Figure(figsize=(max(4.0, 1.0 + 0.9 * len(labels) * (1 if stacked else max(1, len(values) / 2))),
-                          3.6), dpi=_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    width = 0.8 if stacked else 0.8 / len(values)
-    bottom = np.zeros(len(labels))
-    for j, (name, arr) in enumerate(values.items()):
-        if stacked:
-            ax.bar(x, arr, width, bottom=bottom, label=name)
-            bottom = bottom + arr
-        else:
-            ax.bar(x - 0.4 + width * (j + 0.5), arr, width, label=name)
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.legend(fontsize=8)
-    if title is not None:
-        ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------------------
