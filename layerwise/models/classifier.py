@@ -66,6 +66,12 @@ def _out_features(network: nn.Module) -> int:
     return last
 
 
+def _in_features(network: nn.Module) -> int | None:
+    """Width of the input rows when the network's first layer with weights is an ``nn.Linear``, else None."""
+    first = next((m for m in network.modules() if not list(m.children()) and any(True for _ in m.parameters())), None)
+    return first.in_features if isinstance(first, nn.Linear) else None
+
+
 class Classifier(nn.Module):
     """A feature network with a classifier head, trained through :func:`layerwise.fit`.
 
@@ -100,6 +106,22 @@ class Classifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits (B, n_classes)."""
         return self.head(self.body(x.reshape(x.shape[0], -1)))
+
+    def validate_data(self, x: Any) -> Tensor:
+        """Finite, non-empty rows (or images, flattened to rows) of the width the body takes.
+
+        The width is checked when the body starts with an ``nn.Linear`` (an MLP, a pre-trained stack);
+        other bodies check their own input. Returns the data as a float tensor; raises ValueError
+        naming the bad width.
+        """
+        if isinstance(x, (tuple, list)):
+            x = x[0]
+        t = check_tensor("data", x, ndim=(2, 3, 4))
+        width = _in_features(self.body)
+        got = int(t[0].numel())
+        if width is not None and got != width:
+            raise ValueError(f"'data' has {got} features per row, but this classifier's network takes {width}.")
+        return t
 
     def training_loss(self, batch) -> Tensor:
         x, y = batch
