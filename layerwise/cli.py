@@ -95,25 +95,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_experiment(args, overrides: list[str], command: str) -> int:
-    from . import experiment
     from ._validation import check_int
-    from .runner import default_run_dir
+    from .app import compare
+    from .app.report import default_run_dir, format_table, summarise, write_report
 
     seeds = list(range(check_int("seeds", args.seeds, 1)))
-    fractions = experiment.parse_fractions(args.label_fractions)
+    fractions = compare.parse_fractions(args.label_fractions)
     if args.device:
         overrides = [*overrides, f"device={args.device}"]
-    configs = experiment.load_experiment(args.sources, overrides)
+    configs = compare.load_experiment(args.sources, overrides)
     out = args.out or default_run_dir("experiment")
     cells = sum(len(c.variants) for c in configs) * len(seeds) * len(fractions)
     print(f"layerwise experiment: {len(configs)} run file(s), {cells} cells ({len(seeds)} seeds x "
           f"{len(fractions)} label fractions), folder {out}")
     t0 = time.perf_counter()
-    rows = experiment.run_experiment(configs, out, seeds, fractions, progress=not args.no_progress)
-    baselines = experiment.baselines_of(configs)
-    report = experiment.write_experiment_report(out, configs, rows, command, time.perf_counter() - t0, baselines)
+    rows = compare.run_experiment(configs, out, seeds, fractions, progress=not args.no_progress)
+    baselines = compare.baselines_of(configs)
+    report = write_report(out, configs, rows, command, time.perf_counter() - t0, baselines)
     print()
-    print(experiment.format_experiment(experiment.summarise_experiment(rows, baselines)))
+    print(format_table(summarise(rows, baselines)))
     print(f"report: {report}  ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -178,8 +178,9 @@ def _cmd_sample(args) -> int:
 
 
 def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
-    from .config import load_config
-    from .runner import default_run_dir, format_table, run, summarise
+    from .app.config import load_config
+    from .app.report import default_run_dir, format_table, summarise
+    from .app.run import run
 
     if args.device:
         overrides = [*overrides, f"device={args.device}"]
@@ -196,10 +197,11 @@ def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
             for k in ("test_accuracy", "pretrain_seconds", "finetune_seconds"):
                 r[k] = float(r[k])
             r["seed"] = int(r["seed"])
+            r["network"] = r["variant"]
         print()
-        print(format_table(summarise(rows)))
+        print(format_table(summarise(rows, {v: "random" for v in cfg.variants if v != "random"}), against="random"))
     if args.command == "demo" and not args.no_deconv:
-        from .runner import run_deconv_demo
+        from .app.demo import run_deconv_demo
 
         print("\ndeconvolutional networks: a small CNN's projections, sparse-coding filters")
         section = run_deconv_demo(out, progress=not args.no_progress)
@@ -223,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides look like --section.key=value)")
-    from .config import ConfigError
+    from .app.config import ConfigError
 
     try:
         if args.command == "demo":
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             print(datasets.format_available(datasets.available(args.root)))
             return 0
         if args.command == "configs":
-            from .config import builtin_configs
+            from .app.config import builtin_configs
 
             for name, path in builtin_configs().items():
                 first = next((l[1:].strip() for l in path.read_text().splitlines() if l.startswith("#")), "")
