@@ -1,7 +1,6 @@
 """plots.py: exact tiling by image_grid, valid PNGs from every save function."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest

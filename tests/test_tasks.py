@@ -166,6 +166,14 @@ FITS = {"digits_dae": ["train"], "digits_rbm": ["train"], "digits_dbn": ["pretra
         "digits_dbm": ["pretrain", "train"], "digits_sbn": ["train"], "digits_cnn": ["train"], "digits_csc": ["train"]}
 
 
+def test_one_registry_of_tasks():
+    from layerwise.app.config import MODEL_SECTIONS, TASK_NAMES
+
+    assert TASK_NAMES == ("compare", *tasks.TASKS)
+    assert all(tasks.TASKS[name].section is MODEL_SECTIONS[name] for name in tasks.TASKS)
+    assert {name.split("_")[1] for name in MODELS} == set(tasks.TASKS) - {"autoencoder"} | {"dae"}
+
+
 def _yaml(value):
     return str(value).replace("True", "true").replace("False", "false").replace("None", "null")
 

@@ -9,7 +9,9 @@ Modules, each importing only those above it in this list and the package below:
 * :mod:`~layerwise.app.compare` -- the one cell runner (``run`` task compare, ``experiment``);
 * :mod:`~layerwise.app.tasks` -- the registry of single-model tasks;
 * :mod:`~layerwise.app.run` -- ``layerwise run``: folder, config.yaml, dispatch;
-* :mod:`~layerwise.app.demo` -- the demo's deconvolutional section.
+* :mod:`~layerwise.app.demo` -- the demo's deconvolutional section;
+* :mod:`~layerwise.app.commands` -- what each ``layerwise`` command does (:mod:`layerwise.cli`
+  only parses the arguments).
 
 Nothing in the package outside :mod:`layerwise.cli` imports this package.
 """

@@ -28,7 +28,7 @@ from ..pretraining import finetune
 from .config import ConfigError, RunConfig, builtin_configs, builtin_dir, load_config
 from .data import Prepared, grid_shape, n_classes, prepare_data
 from .learners import first_weight, fresh_network, histories, pretrain_variant
-from .report import write_report, write_results
+from .report import compare_baselines, format_table, summarise, write_report, write_results
 
 __all__ = ["Cell", "run_cells", "run_compare", "run_experiment", "load_experiment", "parse_fractions",
            "network_name", "baselines_of", "FIELDS"]
@@ -127,7 +127,25 @@ def run_compare(cfg: RunConfig, out: Path, command: str = "", progress: bool = T
 
     Writes ``results.csv`` (one row per seed and variant), the pictures of the first seed
     (first-layer filters and reconstructions of each variant, fine-tuning and pre-training
-    curves), ``time_split.png`` and ``report.md``; returns the report's path.
+    curves), ``time_split.png`` and ``report.md``; logs the summary table.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        A checked ``task: compare`` run.
+    out : Path
+        The run folder (it exists).
+    command : str
+        The command line, for the report.
+    progress : bool
+        Show progress bars.
+    log : callable
+        Where one line per cell, and the table, go.
+
+    Returns
+    -------
+    Path
+        The report.
     """
     t0 = time.perf_counter()
     rows: list[dict] = []
@@ -148,8 +166,11 @@ def run_compare(cfg: RunConfig, out: Path, command: str = "", progress: bool = T
     write_results(out, rows)
     _curves(out, cfg, curves, pre_curves)
     cells = [{"network": r["variant"], **r} for r in rows]
-    return write_report(out, [cfg], cells, command, time.perf_counter() - t0,
-                        baselines={v: "random" for v in cfg.variants if v != "random"}, compare=True)
+    baselines = compare_baselines(cfg.variants)
+    report = write_report(out, [cfg], cells, command, time.perf_counter() - t0, baselines=baselines, compare=True)
+    log("")
+    log(format_table(summarise(cells, baselines), against="random"))
+    return report
 
 
 def _variant_pictures(out: Path, name: str, first: Any, data: Prepared) -> None:
@@ -176,7 +197,23 @@ def _curves(out: Path, cfg: RunConfig, curves: dict, pre_curves: dict) -> None:
 
 
 def parse_fractions(text: str | Sequence[float]) -> list[float]:
-    """``"0.01,0.1,1.0"`` -> [0.01, 0.1, 1.0]; each in (0, 1]."""
+    """``"0.01,0.1,1.0"`` -> [0.01, 0.1, 1.0].
+
+    Parameters
+    ----------
+    text : str or sequence of float
+        Comma-separated label fractions, or the numbers themselves.
+
+    Returns
+    -------
+    list of float
+        Each in (0, 1].
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a number in (0, 1], naming it, or for no value at all.
+    """
     values = text.split(",") if isinstance(text, str) else list(text)
     out = []
     for v in values:
@@ -198,6 +235,22 @@ def load_experiment(sources: Sequence[str | Path], overrides: Sequence[str] = ()
     A built-in folder ``layerwise/configs/<name>/`` (e.g. ``faces``) counts as a folder. Each
     file must be a ``task: compare`` run file; ``overrides`` apply to every one. Every file is
     checked (unknown keys, types, unknown networks, learner options) before any work.
+
+    Parameters
+    ----------
+    sources : sequence of str or Path
+        Run files, folders of run files, built-in config names or built-in folders.
+    overrides : sequence of str
+        ``section.key=value`` overrides for every run file.
+
+    Returns
+    -------
+    list of RunConfig
+
+    Raises
+    ------
+    ConfigError
+        A missing source, a bad run file, a task other than compare, or names that clash.
     """
     paths: list[Path] = []
     for src in sources:
@@ -260,7 +313,28 @@ def _typed(row: dict) -> dict:
 
 def run_experiment(configs: Sequence[RunConfig], out: Path, seeds: Sequence[int], fractions: Sequence[float],
                    progress: bool = True, log=print) -> list[dict]:
-    """Run every cell not yet in ``out/results.csv``; return all rows (old and new)."""
+    """Run every cell not yet in ``out/results.csv``, appending each as it finishes.
+
+    Parameters
+    ----------
+    configs : sequence of RunConfig
+        From :func:`load_experiment`.
+    out : Path
+        The experiment's folder (made if missing).
+    seeds : sequence of int
+        The seeds of every run file.
+    fractions : sequence of float
+        The label fractions.
+    progress : bool
+        Show progress bars.
+    log : callable
+        Where one line per cell goes.
+
+    Returns
+    -------
+    list of dict
+        Every row of ``results.csv``, old and new, typed (see :data:`FIELDS`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.csv"
     done = _done(results)

@@ -61,7 +61,7 @@ from ..models.sbn import SigmoidBeliefNet
 from ..training import fit
 
 __all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "EvalConfig", "ClassifierConfig", "RunConfig",
-           "ModelSection", "Variant", "MODEL_SECTIONS", "LEARNER_SECTIONS", "TASKS", "LEARNERS",
+           "ModelSection", "Variant", "MODEL_SECTIONS", "LEARNER_SECTIONS", "TASK_NAMES", "LEARNERS",
            "load_config", "config_from_dict", "apply_overrides", "config_to_dict", "check_options",
            "check_cnn", "check_config", "ConfigError", "builtin_configs", "builtin_dir"]
 
@@ -177,7 +177,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     #: The checked variants (None: no pre-training), filled by :func:`config_from_dict`; not written out.
-    learners: dict[str, Variant | None] = field(default_factory=dict, repr=False, compare=False,
+    learners: dict[str, Variant | None] = field(default_factory=dict, init=False, repr=False, compare=False,
                                                 metadata={"derived": True})
 
 
@@ -376,7 +376,8 @@ MODEL_SECTIONS: dict[str, ModelSection] = {
     "dbm": ModelSection(DBM, skip=_SIZES, hidden_sizes=True),
 }
 
-TASKS = ("compare", *MODEL_SECTIONS)
+#: The values of ``task:``.
+TASK_NAMES = ("compare", *MODEL_SECTIONS)
 
 # Keys a variant may not set: the architecture is the network section's, shared with the baseline.
 _ARCHITECTURE_KEYS = ("n_inputs", "hidden_sizes", "activation")
@@ -452,7 +453,7 @@ def check_config(cfg: RunConfig) -> None:
 # ---- files -----------------------------------------------------------------------------------
 
 
-def config_from_dict(values: dict, tasks: tuple[str, ...] = TASKS) -> RunConfig:
+def config_from_dict(values: dict, tasks: tuple[str, ...] = TASK_NAMES) -> RunConfig:
     """Build a :class:`RunConfig` from a plain dict, checking every section.
 
     Parameters
@@ -472,12 +473,12 @@ def config_from_dict(values: dict, tasks: tuple[str, ...] = TASKS) -> RunConfig:
     ConfigError
         An unknown key, a value of the wrong type, a missing required key, a task not in ``tasks``.
     """
-    if isinstance(values, dict) and isinstance(values.get("task"), str) and values["task"] in TASKS \
+    if isinstance(values, dict) and isinstance(values.get("task"), str) and values["task"] in TASK_NAMES \
             and values["task"] not in tasks:
         raise ConfigError(f"This command takes 'task: {' | '.join(tasks)}' run files; this one is {values['task']!r}.")
     cfg = _build(RunConfig, values, "")
-    if cfg.task not in TASKS:
-        raise ConfigError(f"'task' must be one of {', '.join(TASKS)}; got {cfg.task!r}.")
+    if cfg.task not in TASK_NAMES:
+        raise ConfigError(f"'task' must be one of {', '.join(TASK_NAMES)}; got {cfg.task!r}.")
     if not cfg.seeds:
         raise ConfigError("'seeds' must list at least one seed.")
     check_config(cfg)
@@ -503,7 +504,7 @@ def builtin_configs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(builtin_dir().glob("*.yaml"))}
 
 
-def load_config(path_or_name: str | Path, overrides: list[str] = (), tasks: tuple[str, ...] = TASKS) -> RunConfig:
+def load_config(path_or_name: str | Path, overrides: list[str] = (), tasks: tuple[str, ...] = TASK_NAMES) -> RunConfig:
     """Read a run file (a path, or the name of a built-in config), apply overrides, check every section.
 
     Parameters
@@ -539,7 +540,7 @@ def load_config(path_or_name: str | Path, overrides: list[str] = (), tasks: tupl
     try:
         return config_from_dict(apply_overrides(values, overrides), tasks)
     except ConfigError as exc:
-        if tasks != TASKS and str(exc).startswith("This command takes"):
+        if tasks != TASK_NAMES and str(exc).startswith("This command takes"):
             raise ConfigError(f"{path}: {exc}") from None
         raise
 

@@ -18,7 +18,7 @@ from scipy.stats import t as student_t
 from .. import plots
 from .config import RunConfig
 
-__all__ = ["verdict", "summarise", "format_table", "write_report", "write_single_report", "write_results",
+__all__ = ["verdict", "summarise", "compare_baselines", "format_table", "write_report", "write_single_report", "write_results",
            "machine_summary", "default_run_dir"]
 
 
@@ -96,6 +96,11 @@ def summarise(rows: Sequence[dict], baselines: dict[str, str] | None = None) -> 
             "baseline": base if diffs else None, "verdict": verdict(diffs) if diffs else "",
         })
     return table
+
+
+def compare_baselines(variants) -> dict[str, str]:
+    """The baseline of every variant of a ``compare`` run: random initialisation, ``"random"``."""
+    return {v: "random" for v in variants if v != "random"}
 
 
 def format_table(table: Sequence[dict], against: str | None = None) -> str:

@@ -16,8 +16,9 @@ __all__ = ["run"]
 def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log=print) -> Path:
     """Run ``cfg`` into the folder ``out``; return the report's path.
 
-    A config from :func:`~layerwise.app.config.load_config` is checked already; one built or
-    changed in Python is checked here, before the folder is made.
+    A config from :func:`~layerwise.app.config.load_config` is checked already; one built in
+    Python (or copied with :func:`dataclasses.replace`, which drops the checked variants) is
+    checked here, before the folder is made.
 
     Parameters
     ----------

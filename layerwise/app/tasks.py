@@ -124,9 +124,10 @@ def _samples(out: Path, cfg: RunConfig, data: Prepared, draw: Callable, n_visibl
     return SamplePictures(out, draw, n_visible, grid_shape(data.image_shape), ev.samples, ev.sample_steps, cfg.seeds[0])
 
 
-def _fit(cfg: RunConfig, model, data, out: Path, progress: bool, callbacks: list, section: str = "train", **options):
+def _fit(cfg: RunConfig, model, data, out: Path, progress: bool, callbacks: list, **options):
+    """fit with the ``train`` section, checkpoints into ``out``."""
     return fit(model, data, checkpoint_dir=out, progress=progress, callbacks=callbacks,
-               **getattr(cfg, section).fit_kwargs(cfg.device, cfg.seeds[0]), **options)
+               **cfg.train.fit_kwargs(cfg.device, cfg.seeds[0]), **options)
 
 
 # ---- the tasks ----------------------------------------------------------------------------------
@@ -248,8 +249,11 @@ def _sbn(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     seed = cfg.seeds[0]
     model = SigmoidBeliefNet([data.train_x.shape[1], *cfg.model["hidden_sizes"]], **options)
     model.init_visible_bias(data.train_x)
+    pictures = _filters(out, data, lambda m: m.generative_weights[0].T,
+                        title="generative filters of the first hidden layer")
     t0 = time.perf_counter()
-    _fit(cfg, model, data.train_x, out, progress, [Curves(out / "curves.png", ("loss", "log_likelihood_bound"))])
+    _fit(cfg, model, data.train_x, out, progress,
+         [*pictures, Curves(out / "curves.png", ("loss", "log_likelihood_bound"))])
     secs = time.perf_counter() - t0
     test = _test_metrics(model, data.test_x)
     k = cfg.evaluate.ais_runs or 100
@@ -258,13 +262,10 @@ def _sbn(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
         test[f"log_likelihood_is_{k}"] = float(model.log_likelihood(data.test_x.to(next(model.parameters()).device),
                                                                      method="is", n_samples=k, generator=gen).mean())
     if _is_image(data):
-        shape = grid_shape(data.image_shape)
-        Filters(out / "filters.png", lambda m: m.generative_weights[0].T, shape=shape,
-                title="generative filters of the first hidden layer").draw(model)
         torch.manual_seed(seed)
         with torch.no_grad():
-            plots.plot_samples(model.sample(cfg.evaluate.samples).cpu(), out / "samples.png", shape=shape,
-                               title=f"{cfg.evaluate.samples} ancestral samples")
+            plots.plot_samples(model.sample(cfg.evaluate.samples).cpu(), out / "samples.png",
+                               shape=grid_shape(data.image_shape), title=f"{cfg.evaluate.samples} ancestral samples")
     return _single_row(model, secs, test, log)
 
 
@@ -314,14 +315,14 @@ def _cnn(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     shape = image_shape(data.image_shape, "Task 'cnn'")
     lx, ly, _ = datasets.label_fraction(data.train_x, data.train_y, cfg.data.label_fraction, seed=seed)
     model = CNNClassifier(in_shape=shape, n_classes=n_classes(data), **options)
+    pictures = [Filters(out / "filters.png", lambda m: deconv.conv_layers(m)[0].weight, title="first-layer filters"),
+                Curves(out / "curves.png", ("loss", "val_accuracy"))]
     t0 = time.perf_counter()
-    _fit(cfg, model, (lx, ly), out, progress, [Curves(out / "curves.png", ("loss", "val_accuracy"))],
-         validation=(data.test_x, data.test_y))
+    _fit(cfg, model, (lx, ly), out, progress, pictures, validation=(data.test_x, data.test_y))
     secs = time.perf_counter() - t0
     acc = model.accuracy(data.test_x, data.test_y)
     log(f"  {describe_cnn(options['network'])}: test accuracy {acc:.4f} ({secs:.1f} s, {len(ly)} labels)")
     model.cpu()
-    Filters(out / "filters.png", lambda m: deconv.conv_layers(m)[0].weight, title="first-layer filters").draw(model)
     deconv.projection_figure(deconv.DeconvNet(model), data.test_x[:2000], out / "projections.png", top=8,
                              title="strongest activations of 4 maps per layer: projections and input patches")
     return {"model": describe_cnn(options["network"]), "seconds": secs, "n_labelled": len(ly), "test_accuracy": acc}
