@@ -23,7 +23,7 @@ import torch
 import layerwise as lw
 from layerwise.models.cnn import CNN_CONFIGS, build_cnn, load_pretrained_convs
 from layerwise.models.conv_autoencoder import ConvAutoEncoder
-from layerwise.runner import verdict
+from layerwise.app.report import verdict
 
 VARIANTS = {"random": None, "conv-AE": {}, "denoising conv-AE": {"noise": "masking", "noise_level": 0.3}}
 

@@ -1,11 +1,14 @@
-"""The ``layerwise`` command: demo, run, experiment, datasets, configs, evaluate, sample, visualize."""
+"""The ``layerwise`` command: demo, run, experiment, datasets, configs, evaluate, sample, visualize.
+
+Argument parsing only: each command is a function of :mod:`layerwise.app.commands`, imported
+when the command runs (so that ``layerwise --help`` starts without loading torch).
+"""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
-import time
 from pathlib import Path
 
 __all__ = ["main"]
@@ -94,121 +97,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_experiment(args, overrides: list[str], command: str) -> int:
-    from . import experiment
-    from ._validation import check_int
-    from .runner import default_run_dir
-
-    seeds = list(range(check_int("seeds", args.seeds, 1)))
-    fractions = experiment.parse_fractions(args.label_fractions)
-    if args.device:
-        overrides = [*overrides, f"device={args.device}"]
-    configs = experiment.load_experiment(args.sources, overrides)
-    out = args.out or default_run_dir("experiment")
-    cells = sum(len(c.variants) for c in configs) * len(seeds) * len(fractions)
-    print(f"layerwise experiment: {len(configs)} run file(s), {cells} cells ({len(seeds)} seeds x "
-          f"{len(fractions)} label fractions), folder {out}")
-    t0 = time.perf_counter()
-    rows = experiment.run_experiment(configs, out, seeds, fractions, progress=not args.no_progress)
-    baselines = experiment.baselines_of(configs)
-    report = experiment.write_experiment_report(out, configs, rows, command, time.perf_counter() - t0, baselines)
-    print()
-    print(experiment.format_experiment(experiment.summarise_experiment(rows, baselines)))
-    print(f"report: {report}  ({time.perf_counter() - t0:.1f} s)")
-    return 0
-
-
-def _cmd_visualize(args) -> int:
-    from . import datasets, deconv
-    from ._validation import check_int
-    from .checkpoint import load_model
-
-    top = check_int("top", args.top, 1)
-    n = check_int("n", args.n, 1)
-    model = load_model(args.checkpoint)
-    net = deconv.DeconvNet(model)  # refuses a model without convolutions, naming what it found
-    for layer in args.layer or []:
-        net._check_layer(layer)
-    for layer in args.layer or range(net.n_layers):
-        for c in args.channels or []:
-            net._check_channel(layer, c)
-    name = args.data
-    if name is None:
-        size = None if net.in_shape is None else net.in_shape[1:]
-        name = {(8, 8): "digits", (28, 28): "mnist"}.get(size)
-        if name is None:
-            raise ValueError(f"Cannot tell which data set fits inputs of shape {net.in_shape}; pass --data.")
-    x, _ = datasets.load(name, args.split, root=args.root)
-    x = x[:n]
-    out = args.out or (args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent) / "projections.png"
-    path = deconv.projection_figure(net, x.reshape(len(x), -1), out, layers=args.layer, channels=args.channels,
-                                    top=top, title=f"{name}/{args.split}: top {top} of {len(x)} inputs per feature map")
-    print(f"wrote {path}")
-    return 0
-
-
-def _cmd_sample(args) -> int:
-    import torch
-
-    from . import plots
-    from ._validation import check_int
-    from .checkpoint import load_model
-
-    model = load_model(args.checkpoint)
-    steps = check_int("steps", args.steps, 1)
-    n = check_int("n", args.n, 1)
-    every = check_int("every", args.every, 1) if args.every else max(steps // 10, 1)
-    torch.manual_seed(args.seed)
-    if hasattr(model, "generate"):
-        snaps = model.generate(n, gibbs_steps=steps, every=every)
-    elif hasattr(model, "sample") and hasattr(model, "gibbs"):
-        snaps = model.sample(n, steps, every=every)
-    else:
-        raise ValueError(f"{type(model).__name__} cannot be sampled; 'layerwise sample' takes RBM and DBN checkpoints.")
-    shape = tuple(int(d) for d in args.shape.lower().split("x")) if args.shape else None
-    out = args.out or (args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent)
-    d = snaps.shape[-1]
-    k = min(8, n)
-    a = plots.plot_samples(snaps[-1].cpu(), Path(out) / "samples.png", shape=shape,
-                           title=f"{n} samples after {steps} Gibbs sweeps")
-    b = plots.plot_samples(snaps[:, :k].reshape(-1, d).cpu(), Path(out) / "chain.png", shape=shape, ncols=k,
-                           title=f"{k} chains, every {every} sweeps (top to bottom)")
-    print(f"wrote {a} and {b}")
-    return 0
-
-
-def _cmd_run(cfg_name: str, args, overrides: list[str], command: str) -> int:
-    from .config import load_config
-    from .runner import default_run_dir, format_table, run, summarise
-
-    if args.device:
-        overrides = [*overrides, f"device={args.device}"]
-    cfg = load_config(cfg_name, overrides)
-    out = args.out or default_run_dir(cfg.name)
-    print(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
-    t0 = time.perf_counter()
-    report = run(cfg, out, command=command, progress=not args.no_progress)
-    if cfg.task == "compare":
-        import csv
-
-        rows = list(csv.DictReader(open(out / "results.csv")))
-        for r in rows:
-            for k in ("test_accuracy", "pretrain_seconds", "finetune_seconds"):
-                r[k] = float(r[k])
-            r["seed"] = int(r["seed"])
-        print()
-        print(format_table(summarise(rows)))
-    if args.command == "demo" and not args.no_deconv:
-        from .runner import run_deconv_demo
-
-        print("\ndeconvolutional networks: a small CNN's projections, sparse-coding filters")
-        section = run_deconv_demo(out, progress=not args.no_progress)
-        with open(report, "a") as fh:
-            fh.write(section)
-    print(f"\nreport: {report}  ({time.perf_counter() - t0:.1f} s)")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``layerwise`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -223,56 +111,33 @@ def main(argv: list[str] | None = None) -> int:
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides look like --section.key=value)")
-    from .config import ConfigError
+    from .app import commands
+    from .app.config import ConfigError
 
+    progress = not getattr(args, "no_progress", False)
     try:
-        if args.command == "demo":
-            overrides = [f"seeds={list(range(args.seeds))}"] if args.seeds else []
-            return _cmd_run("demo", args, overrides, command)
-        if args.command == "run":
-            return _cmd_run(args.config, args, extra, command)
-        if args.command == "datasets":
-            from . import datasets
-
-            print(datasets.format_available(datasets.available(args.root)))
-            return 0
-        if args.command == "configs":
-            from .config import builtin_configs
-
-            for name, path in builtin_configs().items():
-                first = next((l[1:].strip() for l in path.read_text().splitlines() if l.startswith("#")), "")
-                print(f"{name:<14} {first}")
-            return 0
-        if args.command == "evaluate":
-            return _cmd_evaluate(args)
-        if args.command == "sample":
-            return _cmd_sample(args)
-        if args.command == "visualize":
-            return _cmd_visualize(args)
-        if args.command == "experiment":
-            return _cmd_experiment(args, extra, command)
+        if args.command in ("demo", "run"):
+            demo = args.command == "demo"
+            overrides = ([f"seeds={list(range(args.seeds))}"] if args.seeds else []) if demo else extra
+            commands.run_command("demo" if demo else args.config, overrides, args.out, args.device, progress, command,
+                                 deconv_demo=demo and not args.no_deconv)
+        elif args.command == "experiment":
+            commands.experiment_command(args.sources, extra, args.seeds, args.label_fractions, args.out, args.device,
+                                        progress, command)
+        elif args.command == "datasets":
+            commands.list_datasets(args.root)
+        elif args.command == "configs":
+            commands.list_configs()
+        elif args.command == "evaluate":
+            commands.evaluate_command(args.checkpoint, args.data, args.split, args.root)
+        elif args.command == "sample":
+            commands.sample_command(args.checkpoint, args.n, args.steps, args.every, args.shape, args.seed, args.out)
+        elif args.command == "visualize":
+            commands.visualize_command(args.checkpoint, args.layer, args.channels, args.top, args.data, args.split,
+                                       args.n, args.root, args.out)
     except (ConfigError, ValueError, FileNotFoundError, TypeError) as exc:
         print(f"layerwise {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
-
-
-def _cmd_evaluate(args) -> int:
-    import torch
-
-    from . import datasets
-    from .checkpoint import load_model
-
-    model = load_model(args.checkpoint)
-    x, _ = datasets.load(args.data, args.split, root=args.root)
-    if hasattr(model, "validate_data"):
-        model.validate_data(x)
-    model.eval()
-    with torch.no_grad():
-        values = model.metrics(x)
-    print(f"{model!r} on {args.data}/{args.split} ({len(x)} samples):")
-    for k, v in values.items():
-        print(f"  {k}: {v:.6g}")
     return 0
 
 

@@ -1,7 +1,6 @@
-"""plots.py: exact tiling by image_grid, valid PNGs from every save function, the callback."""
+"""plots.py: exact tiling by image_grid, valid PNGs from every save function."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from matplotlib.image import imread
 from torch import nn
 
 from layerwise.plots import (
-    FilterSnapshots,
     image_grid,
     plot_bars,
     plot_curves,
@@ -296,58 +294,6 @@ def test_plot_bars_grouped_and_stacked(tmp_path):
 
 
 # ----------------------------------------------------------------------------- callback
-
-
-class TinyRBM(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(9, 16))
-        self.layers = nn.ModuleList([nn.Linear(16, 4)])
-
-
-def test_filter_snapshots_file_names(tmp_path):
-    model = TinyRBM()
-    cb = FilterSnapshots((4, 4), tmp_path / "snaps", every=2)
-    for epoch in range(1, 6):
-        cb.on_epoch_end(SimpleNamespace(model=model, epoch=epoch, checkpoint_dir=None), {})
-    names = sorted(p.name for p in (tmp_path / "snaps").iterdir())
-    assert names == ["filters_epoch002.png", "filters_epoch004.png"]
-    assert cb.paths == [tmp_path / "snaps" / n for n in names]
-    assert_png(cb.paths[0])
-
-
-def test_filter_snapshots_attr_path_callable_and_default_folder(tmp_path):
-    model = TinyRBM()
-    state = SimpleNamespace(model=model, epoch=3, checkpoint_dir=tmp_path / "run")
-    p1 = FilterSnapshots(attr="layers.0.weight").on_epoch_end(state, {})
-    assert p1 == tmp_path / "run" / "filters" / "filters_epoch003.png"
-    p2 = FilterSnapshots((4, 4), tmp_path / "c", attr=lambda m: m.weight * 2).on_epoch_end(state, {})
-    assert p2.name == "filters_epoch003.png"
-    with pytest.raises(AttributeError, match="'encoder.weight'"):
-        FilterSnapshots(attr="encoder.weight").on_epoch_end(state, {})
-    with pytest.raises(ValueError, match="needs a folder"):
-        FilterSnapshots().on_epoch_end(SimpleNamespace(model=model, epoch=1, checkpoint_dir=None), {})
-    with pytest.raises(ValueError, match="'every'"):
-        FilterSnapshots(every=0)
-
-
-def test_filter_snapshots_inside_fit(tmp_path):
-    from layerwise.training import fit
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.weight = nn.Parameter(torch.randn(4, 9))
-
-        def training_loss(self, batch):
-            x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            return ((x @ self.weight.t()) ** 2).mean()
-
-    cb = FilterSnapshots(folder=tmp_path / "f")
-    fit(Model(), torch.rand(32, 9), epochs=2, batch_size=16, device="cpu", progress=False,
-        callbacks=[cb])
-    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
-        "filters_epoch001.png", "filters_epoch002.png"]
 
 
 def test_never_uses_pyplot():

@@ -172,7 +172,8 @@ class DeconvNet:
 
     # ---- checks -------------------------------------------------------------------------------
 
-    def _check_layer(self, layer: Any) -> int:
+    def check_layer(self, layer: Any) -> int:
+        """Return ``layer`` if it is a conv layer index in [0, n_layers), else raise ValueError naming it."""
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < self.n_layers:
             raise ValueError(
                 f"The 'layer' parameter must be a conv layer index in [0, {self.n_layers - 1}] (this CNN "
@@ -180,7 +181,8 @@ class DeconvNet:
             )
         return layer
 
-    def _check_channel(self, layer: int, channel: Any) -> int | None:
+    def check_channel(self, layer: int, channel: Any) -> int | None:
+        """Return ``channel`` (None, or a feature map index of conv layer ``layer``), else raise ValueError."""
         if channel is None:
             return None
         return check_int("channel", channel, 0, self.channels[layer] - 1)
@@ -247,7 +249,7 @@ class DeconvNet:
     @torch.no_grad()
     def features(self, x: Any, layer: int) -> Tensor:
         """The feature maps of conv layer ``layer`` (its block's output), shape (B, K, h, w)."""
-        layer = self._check_layer(layer)
+        layer = self.check_layer(layer)
         return self._forward(self._images(x), self._ends[layer])[0]
 
     @torch.no_grad()
@@ -271,8 +273,8 @@ class DeconvNet:
         Tensor (B, C, H, W)
             The projections, on the CNN's device.
         """
-        layer = self._check_layer(layer)
-        channel = self._check_channel(layer, channel)
+        layer = self.check_layer(layer)
+        channel = self.check_channel(layer, channel)
         check_choice("mode", mode, ("all", "max"))
         x = self._images(x)
         end = self._ends[layer]
@@ -302,7 +304,7 @@ class DeconvNet:
     def receptive_field(self, layer: int) -> tuple[int, float, float]:
         """Size ``r``, jump ``j`` and first centre ``s`` of conv layer ``layer``'s units in pixels:
         the unit at map position ``p`` sees the ``r x r`` window centred on ``s + j p``."""
-        layer = self._check_layer(layer)
+        layer = self.check_layer(layer)
         r, j, s = 1, 1.0, 0.0
         for m in self.steps[:self._ends[layer] + 1]:
             if isinstance(m, nn.Conv2d):
@@ -334,8 +336,8 @@ class DeconvNet:
     def top_activations(self, data: Any, layer: int, channel: int, k: int = 9, batch_size: int = 256) -> TopActivations:
         """The ``k`` inputs of ``data`` that excite feature map ``channel`` of ``layer`` most,
         with the projections of that strongest activation and the receptive-field crops."""
-        layer = self._check_layer(layer)
-        channel = self._check_channel(layer, channel)
+        layer = self.check_layer(layer)
+        channel = self.check_channel(layer, channel)
         if channel is None:
             raise ValueError("top_activations needs a channel (an int); got None.")
         k = check_int("k", k, 1)

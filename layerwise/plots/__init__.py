@@ -20,7 +20,7 @@ parent folders, writes the PNG atomically (a temporary file in the same folder, 
 
 from .charts import plot_bars, plot_curves, plot_lines
 from .conv import plot_csc, projection_figure
-from .images import (FilterSnapshots, image_grid, plot_filters, plot_projections, plot_reconstructions,
+from .images import (check_image_shape, image_grid, plot_filters, plot_projections, plot_reconstructions,
                      plot_samples, save_image_grid)
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "plot_bars",
     "plot_csc",
     "projection_figure",
-    "FilterSnapshots",
+    "check_image_shape",
 ]

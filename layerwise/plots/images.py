@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +28,6 @@ __all__ = [
     "plot_reconstructions",
     "plot_projections",
     "plot_samples",
-    "FilterSnapshots",
 ]
 
 NORMALIZE = ("each", "all", None)
@@ -42,7 +41,7 @@ _MAX_SIDE_PX = 2000  # ...unless the whole picture would exceed this
 # --------------------------------------------------------------------------------------------
 
 
-def _check_shape(shape: Any) -> tuple[int, ...] | None:
+def check_image_shape(shape: Any) -> tuple[int, ...] | None:
     """Return ``shape`` as (H, W) or (C, H, W) with C in {1, 3}, or raise naming it."""
     if shape is None:
         return None
@@ -68,7 +67,7 @@ def to_numpy(name: str, data: Any, ndim: tuple[int, ...]) -> np.ndarray:
 def _as_images(name: str, images: Any, shape: Any) -> np.ndarray:
     """Return a validated (N, C, H, W) float64 array from (N, D), (N, H, W) or (N, C, H, W)."""
     arr = to_numpy(name, images, (2, 3, 4))
-    shape = _check_shape(shape)
+    shape = check_image_shape(shape)
     n = arr.shape[0]
     per_sample = int(np.prod(arr.shape[1:]))
     if shape is None:
@@ -490,97 +489,3 @@ def plot_projections(
     if title is not None:
         fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)
-
-
-# --------------------------------------------------------------------------------------------
-# Callbacks
-# --------------------------------------------------------------------------------------------
-
-
-class FilterSnapshots:
-    """Epoch callback for :func:`layerwise.training.fit`: save the first-layer filters.
-
-    Writes ``folder/filters_epoch{N:03d}.png`` after every ``every``-th epoch N, with
-    :func:`plot_filters`, so that one can watch filters form during training.
-
-    Parameters
-    ----------
-    shape : tuple (H, W) or (C, H, W), optional
-        Image shape of one filter; needed unless n_visible is a square number.
-    folder : str or path-like, optional
-        Where to write; default ``<checkpoint_dir>/filters`` of the run.
-    every : int
-        Save after epochs ``every``, ``2 * every``, ...
-    attr : str or callable
-        The weight: a dotted attribute path on the model (``"weight"`` for an RBM,
-        ``"encoder_layers.0.weight"`` for an autoencoder), or ``f(model) -> tensor``.
-    max_filters : int
-        Show at most this many filters.
-
-    Attributes
-    ----------
-    paths : list of Path
-        The files written so far.
-    """
-
-    def __init__(
-        self,
-        shape: Sequence[int] | None = None,
-        folder: str | os.PathLike | None = None,
-        *,
-        every: int = 1,
-        attr: str | Callable[[torch.nn.Module], Any] = "weight",
-        max_filters: int = 100,
-    ) -> None:
-        self.shape = _check_shape(shape)
-        if folder is not None and not isinstance(folder, (str, os.PathLike)):
-            raise TypeError(f"The 'folder' parameter must be a path or None. Got {folder!r} instead.")
-        self.folder = None if folder is None else Path(folder)
-        self.every = check_int("every", every, 1)
-        if not (isinstance(attr, str) and attr) and not callable(attr):
-            raise TypeError(
-                f"The 'attr' parameter must be an attribute name or a callable(model). Got {attr!r} instead."
-            )
-        self.attr = attr
-        self.max_filters = check_int("max_filters", max_filters, 1)
-        self.paths: list[Path] = []
-
-    def __repr__(self) -> str:
-        return (f"FilterSnapshots(shape={self.shape}, folder={self.folder!r}, every={self.every}, "
-                f"attr={self.attr!r})")
-
-    def _weight(self, model: Any) -> Any:
-        if callable(self.attr):
-            return self.attr(model)
-        obj = model
-        for part in self.attr.split("."):
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                raise AttributeError(
-                    f"FilterSnapshots(attr={self.attr!r}): {type(model).__name__} has no "
-                    f"attribute {self.attr!r} (failed at {part!r}). Pass attr= the weight's "
-                    "dotted name or a callable(model) -> tensor."
-                ) from None
-        return obj
-
-    def on_epoch_end(self, state: Any, record: Mapping[str, Any] | None = None) -> Path | None:
-        """Save the filters if ``state.epoch`` is a multiple of ``every``; return the path."""
-        epoch = int(state.epoch)
-        if epoch % self.every:
-            return None
-        folder = self.folder
-        if folder is None:
-            run_dir = getattr(state, "checkpoint_dir", None)
-            if run_dir is None:
-                raise ValueError(
-                    "FilterSnapshots needs a folder: pass folder=... or run fit with a checkpoint_dir."
-                )
-            folder = Path(run_dir) / "filters"
-        with torch.no_grad():
-            weight = self._weight(state.model)
-        path = plot_filters(weight, folder / f"filters_epoch{epoch:03d}.png", shape=self.shape,
-                            max_filters=self.max_filters,
-                            title=f"{type(state.model).__name__} filters, epoch {epoch}")
-        self.paths.append(path)
-        return path

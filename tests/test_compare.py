@@ -1,18 +1,19 @@
-"""layerwise experiment: cells, resume, report; the lecture's networks (ResNet-18 of our own)."""
+"""app/compare.py: the one cell runner behind ``layerwise run`` (task compare) and
+``layerwise experiment``: cells, resume, report."""
 
 import csv
 
 import pytest
-import torch
+import yaml
 
 from layerwise import cli
-from layerwise.config import ConfigError
-from layerwise.experiment import load_experiment, parse_fractions
-from layerwise.models.classifier import CNNClassifier
-from layerwise.models.cnn import build_network
-from layerwise.models.resnet import BasicBlock, build_resnet18
+from layerwise.app.compare import load_experiment, parse_fractions
+from layerwise.app.config import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
+
+QUICK = ["--seeds=[0]", "--data.max_train=300", "--data.max_test=100", "--pretrain.epochs=2",
+         "--finetune.epochs=2"]
 
 # The face configs, on the embedded digits so that the test needs no data root: every network
 # of the experiment runs, for one epoch.
@@ -20,31 +21,21 @@ DIGITS = ["--data.name=digits", "--data.size=null", "--data.divide=null", "--dat
           "--data.max_train=300", "--data.max_test=100", "--finetune.epochs=1", "--pretrain.epochs=1"]
 
 
-def test_resnet18_has_the_papers_parameter_count_and_shapes():
-    # CIFAR-style ResNet-18 (3x3 stem, widths 64-512): 11,173,962 parameters with a 10-class
-    # head (the count of the widely used CIFAR ResNet-18), i.e. 11,168,832 without it.
-    net = build_resnet18((3, 32, 32), width=64)
-    assert sum(p.numel() for p in net.parameters()) == 11_168_832
-    assert net.n_features == 512
-    clf = CNNClassifier("resnet-18", (3, 32, 32), 10)
-    assert sum(p.numel() for p in clf.parameters()) == 11_173_962
-    small = build_network("resnet-18-w16", (1, 28, 28))
-    assert small(torch.zeros(2, 784)).shape == (2, 128)
-    with pytest.raises(ValueError, match="too small"):
-        build_resnet18((1, 4, 4))
-    with pytest.raises(ValueError, match="Unknown network 'resnet-50'.*resnet-18"):
-        build_network("resnet-50", (1, 32, 32))
-
-
-def test_basic_block_shortcut_is_identity_or_projection():
-    torch.manual_seed(0)
-    same = BasicBlock(4, 4).eval()
-    x = torch.randn(2, 4, 6, 6)
-    with torch.no_grad():
-        inner = same.bn2(same.conv2(same.relu(same.bn1(same.conv1(x)))))
-        torch.testing.assert_close(same(x), torch.relu(inner + x))
-    down = BasicBlock(4, 8, stride=2)
-    assert isinstance(down.shortcut, torch.nn.Sequential) and down(x).shape == (2, 8, 3, 3)
+def test_run_compare_writes_report_results_and_pictures(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "demo", "--out", str(out), "--no-progress", *QUICK]) == 0
+    printed = capsys.readouterr().out
+    assert "| random |" in printed and "| denoising |" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["variant"] for r in rows] == ["random", "autoencoder", "denoising", "sparse", "contractive", "rbm", "dbn", "dbm"]
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in rows)
+    assert float(rows[0]["pretrain_seconds"]) == 0.0 and float(rows[1]["pretrain_seconds"]) > 0.0
+    report = (out / "report.md").read_text()
+    assert "does pre-training help" in report and "![filters_autoencoder.png]" in report
+    for name in ("filters_denoising.png", "reconstructions_denoising.png", "finetune_curves.png",
+                 "pretrain_curves.png", "time_split.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert yaml.safe_load((out / "config.yaml").read_text())["data"]["max_train"] == 300
 
 
 def test_label_fractions_and_config_errors(tmp_path):

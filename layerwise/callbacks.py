@@ -1,0 +1,254 @@
+"""Callbacks for :func:`layerwise.fit` that draw pictures: filters, reconstructions, samples, curves.
+
+Each is a :class:`layerwise.training.Callback`. :class:`FilterSnapshots` writes the first-layer
+filters after every few epochs; the others write one picture when training ends
+(``on_fit_end``), and have a ``draw(model)`` method that writes it for a model trained elsewhere
+(a pre-trained layer, a fine-tuned network). Pictures that draw random numbers (noisy inputs,
+Gibbs chains) do so inside :func:`torch.random.fork_rng`, so that drawing them leaves the global
+random state, and with it every number computed afterwards, as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ._validation import check_int
+from .plots import check_image_shape, plot_curves, plot_filters, plot_reconstructions, plot_samples
+from .training import Callback
+
+__all__ = ["FilterSnapshots", "Filters", "Reconstructions", "SamplePictures", "Curves"]
+
+
+class FilterSnapshots(Callback):
+    """Epoch callback for :func:`layerwise.training.fit`: save the first-layer filters.
+
+    Writes ``folder/filters_epoch{N:03d}.png`` after every ``every``-th epoch N, with
+    :func:`plot_filters`, so that one can watch filters form during training.
+
+    Parameters
+    ----------
+    shape : tuple (H, W) or (C, H, W), optional
+        Image shape of one filter; needed unless n_visible is a square number.
+    folder : str or path-like, optional
+        Where to write; default ``<checkpoint_dir>/filters`` of the run.
+    every : int
+        Save after epochs ``every``, ``2 * every``, ...
+    attr : str or callable
+        The weight: a dotted attribute path on the model (``"weight"`` for an RBM,
+        ``"encoder_layers.0.weight"`` for an autoencoder), or ``f(model) -> tensor``.
+    max_filters : int
+        Show at most this many filters.
+
+    Attributes
+    ----------
+    paths : list of Path
+        The files written so far.
+    """
+
+    def __init__(
+        self,
+        shape: Sequence[int] | None = None,
+        folder: str | os.PathLike | None = None,
+        *,
+        every: int = 1,
+        attr: str | Callable[[torch.nn.Module], Any] = "weight",
+        max_filters: int = 100,
+    ) -> None:
+        self.shape = check_image_shape(shape)
+        if folder is not None and not isinstance(folder, (str, os.PathLike)):
+            raise TypeError(f"The 'folder' parameter must be a path or None. Got {folder!r} instead.")
+        self.folder = None if folder is None else Path(folder)
+        self.every = check_int("every", every, 1)
+        if not (isinstance(attr, str) and attr) and not callable(attr):
+            raise TypeError(
+                f"The 'attr' parameter must be an attribute name or a callable(model). Got {attr!r} instead."
+            )
+        self.attr = attr
+        self.max_filters = check_int("max_filters", max_filters, 1)
+        self.paths: list[Path] = []
+
+    def __repr__(self) -> str:
+        return (f"FilterSnapshots(shape={self.shape}, folder={self.folder!r}, every={self.every}, "
+                f"attr={self.attr!r})")
+
+    def _weight(self, model: Any) -> Any:
+        if callable(self.attr):
+            return self.attr(model)
+        obj = model
+        for part in self.attr.split("."):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise AttributeError(
+                    f"FilterSnapshots(attr={self.attr!r}): {type(model).__name__} has no "
+                    f"attribute {self.attr!r} (failed at {part!r}). Pass attr= the weight's "
+                    "dotted name or a callable(model) -> tensor."
+                ) from None
+        return obj
+
+    def on_epoch_end(self, state: Any, record: Mapping[str, Any] | None = None) -> Path | None:
+        """Save the filters if ``state.epoch`` is a multiple of ``every``; return the path."""
+        epoch = int(state.epoch)
+        if epoch % self.every:
+            return None
+        folder = self.folder
+        if folder is None:
+            run_dir = getattr(state, "checkpoint_dir", None)
+            if run_dir is None:
+                raise ValueError(
+                    "FilterSnapshots needs a folder: pass folder=... or run fit with a checkpoint_dir."
+                )
+            folder = Path(run_dir) / "filters"
+        with torch.no_grad():
+            weight = self._weight(state.model)
+        path = plot_filters(weight, folder / f"filters_epoch{epoch:03d}.png", shape=self.shape,
+                            max_filters=self.max_filters,
+                            title=f"{type(state.model).__name__} filters, epoch {epoch}")
+        self.paths.append(path)
+        return path
+
+
+class Filters(Callback):
+    """Write the first-layer filters once, when training ends.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The PNG to write.
+    weight : callable
+        ``weight(model) -> tensor``: (n_filters, n_inputs), or conv filters (K, C, s, s).
+    shape : tuple (H, W) or (C, H, W), optional
+        Image shape of one filter (see :func:`layerwise.plots.plot_filters`).
+    title : str, optional
+        The picture's title (plot_filters' own when None).
+    """
+
+    def __init__(self, path: str | os.PathLike, weight: Callable[[Any], torch.Tensor],
+                 shape: Sequence[int] | None = None, title: str | None = None) -> None:
+        self.path, self.weight, self.shape, self.title = Path(path), weight, shape, title
+
+    def draw(self, model: Any) -> Path:
+        """Write the picture for ``model``; return its path."""
+        options = {} if self.title is None else {"title": self.title}
+        with torch.no_grad():
+            weight = self.weight(model).detach().cpu()
+        return plot_filters(weight, self.path, shape=self.shape, **options)
+
+    def on_fit_end(self, state: Any) -> None:
+        self.draw(state.model)
+
+
+class Reconstructions(Callback):
+    """Write inputs beside their reconstructions (and the noisy inputs of a denoising model).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The PNG to write.
+    x : tensor (n, D)
+        The clean inputs (moved to the model's device).
+    shape : tuple, optional
+        Image shape of one input.
+    title : str, optional
+        The picture's title.
+    n : int, optional
+        How many inputs to show (plot_reconstructions' default when None).
+    noisy_only : bool
+        Draw nothing for a model without input noise.
+    """
+
+    def __init__(self, path: str | os.PathLike, x: torch.Tensor, shape: Sequence[int] | None = None,
+                 title: str | None = None, n: int | None = None, noisy_only: bool = False) -> None:
+        self.path, self.x, self.shape, self.title, self.n = Path(path), x, shape, title, n
+        self.noisy_only = noisy_only
+
+    def draw(self, model: Any) -> Path | None:
+        """Write the picture for ``model`` (random state untouched); return its path, or None."""
+        noise = getattr(model, "noise", None)
+        if self.noisy_only and not noise:
+            return None
+        x = self.x.to(next(model.parameters()).device)
+        panel = {"clean": x.cpu()}
+        with torch.random.fork_rng():
+            if noise:
+                model.train()
+                x_in = model.corrupt(x)
+                model.eval()
+                panel["noisy"] = x_in.cpu()
+            else:
+                x_in = x
+            with torch.no_grad():
+                panel["reconstruction"] = model(x_in).reshape(len(x), -1).cpu()
+        options = {k: v for k, v in (("n", self.n), ("title", self.title)) if v is not None}
+        return plot_reconstructions(panel, self.path, shape=self.shape, **options)
+
+    def on_fit_end(self, state: Any) -> None:
+        self.draw(state.model)
+
+
+class SamplePictures(Callback):
+    """``samples.png`` (the chains' last states) and ``chain.png`` (snapshots of the first 8 chains).
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Where to write.
+    draw_chains : callable
+        ``draw_chains(model, n, steps, every) -> (T, n, D)``: the visible states every ``every`` sweeps.
+    n_visible : int
+        D, the width of one state.
+    shape : tuple
+        Image shape of one state; nothing is drawn when it is not an image shape.
+    samples, steps : int
+        Chains and Gibbs sweeps.
+    seed : int
+        The chains start from ``torch.manual_seed(seed)`` (inside a forked random state).
+    """
+
+    def __init__(self, folder: str | os.PathLike, draw_chains: Callable[..., torch.Tensor], n_visible: int,
+                 shape: Sequence[int], samples: int, steps: int, seed: int) -> None:
+        self.folder, self.draw_chains, self.n_visible = Path(folder), draw_chains, n_visible
+        self.shape, self.samples, self.steps, self.seed = tuple(shape), samples, steps, seed
+
+    def draw(self, model: Any) -> None:
+        """Run the chains of ``model`` and write both pictures."""
+        every = max(self.steps // 10, 1)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            snaps = self.draw_chains(model, self.samples, self.steps, every)         # (T, n, D)
+        if len(self.shape) < 2:
+            return
+        plot_samples(snaps[-1].cpu(), self.folder / "samples.png", shape=self.shape,
+                     title=f"{self.samples} samples after {self.steps} Gibbs sweeps")
+        k = min(8, snaps.shape[1])
+        plot_samples(snaps[:, :k].reshape(-1, self.n_visible).cpu(), self.folder / "chain.png", shape=self.shape,
+                     ncols=k, title=f"{k} chains, every {every} sweeps (top to bottom)")
+
+    def on_fit_end(self, state: Any) -> None:
+        state.model.eval()
+        self.draw(state.model)
+
+
+class Curves(Callback):
+    """Write the training curves of this fit (its history) when training ends.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The PNG to write.
+    keys : sequence of str
+        The history's columns to draw.
+    label : str
+        The legend's name for this run.
+    """
+
+    def __init__(self, path: str | os.PathLike, keys: Sequence[str], label: str = "train") -> None:
+        self.path, self.keys, self.label = Path(path), tuple(keys), label
+
+    def on_fit_end(self, state: Any) -> None:
+        plot_curves({self.label: list(state.history)}, self.path, keys=self.keys)
