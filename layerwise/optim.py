@@ -17,6 +17,7 @@ from torch import Tensor
 __all__ = ["outer_product_sgd_step"]
 
 
+@torch.no_grad()
 def outer_product_sgd_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor],
                            terms: Sequence[tuple[float, Tensor, Tensor]], grads: Sequence[Tensor]) -> bool:
     """Apply a plain ``torch.optim.SGD`` step in place, the first parameter's gradient given as terms.
