@@ -4,7 +4,9 @@ A Boltzmann machine's weight gradient is a difference of outer products,
 ``dW = sum_t coef_t * left_t^T @ right_t`` (data and model statistics). Handing that
 gradient to ``torch.optim.SGD`` means forming the (n_out, n_in) matrix, then reading it again
 in ``step()``. :func:`outer_product_sgd_step` does the same SGD arithmetic without the matrix:
-each term is accumulated straight into the parameter or its momentum buffer.
+each term is accumulated straight into the parameter or its momentum buffer;
+:func:`outer_product_step` takes that path where it applies and otherwise forms the gradient
+and hands it to any optimiser (averaged across processes in a distributed run).
 """
 
 from __future__ import annotations
@@ -14,7 +16,41 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["outer_product_sgd_step"]
+from .training import all_reduce_mean
+
+__all__ = ["outer_product_step", "outer_product_sgd_step"]
+
+
+@torch.no_grad()
+def outer_product_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor],
+                       terms: Sequence[tuple[float, Tensor, Tensor]], grads: Sequence[Tensor]) -> None:
+    """One optimiser step with ``params[0]``'s gradient given as ``sum coef * left^T @ right``.
+
+    Plain SGD takes :func:`outer_product_sgd_step` (the gradient matrix is never made); any other
+    optimiser (or a distributed run) gets the gradient formed, averaged across processes
+    (``training.all_reduce_mean``) and set as ``.grad`` of each parameter, then
+    ``optimizer.step()``: momentum, weight decay and schedules apply as configured.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+    params : sequence of Tensor
+        The parameters, the one whose gradient is given as ``terms`` first.
+    terms : sequence of (float, Tensor, Tensor)
+        ``(coef, left, right)`` with ``left`` (B, n_out) and ``right`` (B, n_in).
+    grads : sequence of Tensor
+        The gradients of ``params[1:]``, in order (fresh tensors: they become ``.grad``).
+    """
+    if outer_product_sgd_step(optimizer, params, terms, grads):
+        return
+    g_w = torch.zeros_like(params[0])
+    for coef, left, right in terms:
+        g_w.addmm_(left.T, right, alpha=coef)
+    grads = [g_w, *grads]
+    all_reduce_mean(grads)
+    for p, g in zip(params, grads):
+        p.grad = g  # fresh tensors each step: hand them over, no copy
+    optimizer.step()
 
 
 @torch.no_grad()

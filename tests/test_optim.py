@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from layerwise.optim import outer_product_sgd_step
+from layerwise.optim import outer_product_sgd_step, outer_product_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -64,3 +64,18 @@ def test_declines_hooks_and_foreign_parameters():
     opt = torch.optim.SGD([w, b], lr=0.1)
     opt.register_step_pre_hook(lambda *args: None)
     assert not outer_product_sgd_step(opt, [w, b], terms, [g_b])
+
+
+@pytest.mark.parametrize("make", [lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: torch.optim.Adam(ps, lr=0.1, weight_decay=0.01)])
+def test_outer_product_step_equals_the_optimiser_step_with_the_gradient_formed(make):
+    w1, b1, terms, g_b = problem(3)
+    w2, b2 = (torch.nn.Parameter(p.detach().clone()) for p in (w1, b1))
+    fast, slow = make([w1, b1]), make([w2, b2])
+    for _ in range(2):
+        outer_product_step(fast, [w1, b1], terms, [g_b.clone()])
+        w2.grad = sum(c * left.T @ right for c, left, right in terms)
+        b2.grad = g_b.clone()
+        slow.step()
+        torch.testing.assert_close(w1, w2, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(b1, b2, rtol=1e-12, atol=1e-12)

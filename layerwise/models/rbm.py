@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from .. import partition
 from .._validation import check_int, check_real, check_tensor
-from ..optim import outer_product_sgd_step
+from ..optim import outer_product_step
 from ..training import all_reduce_mean
 from ..units import Units, get_units
 
@@ -428,18 +428,55 @@ class RBM(nn.Module):
             loss = loss + self._sparsity_penalty(self.hidden_probs(v0).mean(0))
         return loss
 
-    def training_step(self, batch: Any, optimizer: torch.optim.Optimizer) -> Tensor:
-        """One CD-k / PCD update with the closed-form gradient, then ``optimizer.step()``.
+    @torch.no_grad()
+    def gradient_terms(self, batch: Any) -> tuple[list[tuple[float, Tensor, Tensor]], list[Tensor], Tensor]:
+        """The closed-form CD-k / PCD gradient of :meth:`training_loss` (to be descended).
 
-        Gradients (of the surrogate, to be descended)::
+        ::
 
             dW = -(E[h|v0] s(v0)^T / B - E[h|v-] s(v-)^T / B-)
             dc = -(mean E[h|v0] - mean E[h|v-])
             db = -(mean v0 - mean v-)                      (binary visible units)
             db = -(mean (v0 - b)/sigma^2 - mean (v- - b)/sigma^2)   (Gaussian)
 
+        (plus the sparsity penalty's terms). 5 matrix products per CD-1 batch: ``dW`` is returned
+        as ``(coef, left, right)`` terms, ``dW = sum coef * left^T @ right``, for
+        :func:`layerwise.optim.outer_product_step`.
+
+        Returns
+        -------
+        (terms, [db, dc], loss) with the surrogate loss computed from the products already made.
+        """
+        v0 = self._input(batch)
+        a0 = self.hidden_input(v0)                       # 1
+        h0 = self.hidden.mean(a0)
+        v_neg = self.negative_phase(v0, a0, h0)          # 2 (CD-1)
+        a_neg = self.hidden_input(v_neg)                 # 3
+        h_neg = self.hidden.mean(a_neg)
+        s0, s_neg = self._stat(v0), self._stat(v_neg)
+        n0, n_neg = v0.shape[0], v_neg.shape[0]
+        g_c = h_neg.mean(0) - h0.mean(0)
+        hidden_lp = self.hidden.log_partition(a0).sum(1).mean() - self.hidden.log_partition(a_neg).sum(1).mean()
+        # d/db and value of mean V(v0) - mean V(v-)
+        g_b, visible_gap = self.visible.contrast(v0, v_neg, self.visible_bias, self.log_sigma)
+        loss = visible_gap - hidden_lp
+        terms = [(1.0 / n_neg, h_neg, s_neg), (-1.0 / n0, h0, s0)]   # 4, 5 (made by the optimiser step)
+        if self.sparsity_weight > 0:
+            q = h0.mean(0)
+            err = self.sparsity_weight * (q - self.sparsity_target)  # d penalty / d q
+            dmean = self.hidden.mean_derivative(h0)                # d E[h|v] / d a, (B, H)
+            g_c = g_c + err * dmean.mean(0)
+            terms.append((1.0 / n0, err * dmean, s0))
+            loss = loss + self._sparsity_penalty(q)
+        return terms, [g_b, g_c], loss
+
+    def training_step(self, batch: Any, optimizer: torch.optim.Optimizer) -> Tensor:
+        """One CD-k / PCD update: the closed-form gradient (:meth:`gradient_terms`), then the
+        optimiser's step (:func:`layerwise.optim.outer_product_step`: momentum, weight decay on W
+        only, learning-rate schedule as configured in :func:`layerwise.fit`).
+
         With ``learn_sigma`` the step goes through autograd on :meth:`training_loss` instead.
-        Returns the surrogate loss (computed from products already made).
+        Returns the surrogate loss.
         """
         if self.learn_sigma:
             optimizer.zero_grad(set_to_none=True)
@@ -448,39 +485,8 @@ class RBM(nn.Module):
             all_reduce_mean([p.grad for p in self.parameters() if p.grad is not None])
             optimizer.step()
             return loss.detach()
-        with torch.no_grad():
-            v0 = self._input(batch)
-            a0 = self.hidden_input(v0)                       # 1
-            h0 = self.hidden.mean(a0)
-            v_neg = self.negative_phase(v0, a0, h0)          # 2 (CD-1)
-            a_neg = self.hidden_input(v_neg)                 # 3
-            h_neg = self.hidden.mean(a_neg)
-            s0, s_neg = self._stat(v0), self._stat(v_neg)
-            n0, n_neg = v0.shape[0], v_neg.shape[0]
-            g_c = h_neg.mean(0) - h0.mean(0)
-            hidden_lp = self.hidden.log_partition(a0).sum(1).mean() - self.hidden.log_partition(a_neg).sum(1).mean()
-            # d/db and value of mean V(v0) - mean V(v-)
-            g_b, visible_gap = self.visible.contrast(v0, v_neg, self.visible_bias, self.log_sigma)
-            loss = visible_gap - hidden_lp
-            # dW as (coefficient, left, right) terms: dW = sum coef * left^T @ right     # 4, 5
-            terms = [(1.0 / n_neg, h_neg, s_neg), (-1.0 / n0, h0, s0)]
-            if self.sparsity_weight > 0:
-                q = h0.mean(0)
-                err = self.sparsity_weight * (q - self.sparsity_target)  # d penalty / d q
-                dmean = self.hidden.mean_derivative(h0)                # d E[h|v] / d a, (B, H)
-                g_c = g_c + err * dmean.mean(0)
-                terms.append((1.0 / n0, err * dmean, s0))
-                loss = loss + self._sparsity_penalty(q)
-            if outer_product_sgd_step(optimizer, [self.weight, self.visible_bias, self.hidden_bias], terms, [g_b, g_c]):
-                return loss
-            g_w = torch.zeros_like(self.weight)
-            for coef, left, right in terms:
-                g_w.addmm_(left.T, right, alpha=coef)
-            grads = [g_w, g_b, g_c]
-            all_reduce_mean(grads)
-        for p, g in zip((self.weight, self.visible_bias, self.hidden_bias), grads):
-            p.grad = g  # fresh tensors each step: hand them over, no copy
-        optimizer.step()
+        terms, grads, loss = self.gradient_terms(batch)
+        outer_product_step(optimizer, [self.weight, self.visible_bias, self.hidden_bias], terms, grads)
         return loss
 
     @torch.no_grad()
