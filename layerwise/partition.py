@@ -184,7 +184,7 @@ def exact_log_partition(rbm, max_states: int = 2**25, batch_states: int = 2**14,
     const = 0.0
     if gaussian:
         s = m.sigma.detach()
-        const = float((0.5 * math.log(2 * math.pi) + torch.log(s)).sum())
+        const = float(m.visible.log_normaliser(b, m.log_sigma))  # sum_i log(sqrt(2 pi) s_i)
     parts = []
     for start in range(0, 2**n, batch_states):
         x = binary_states(n, units.states, start, min(start + batch_states, 2**n), device=w.device, dtype=w.dtype)  # (S, n)
@@ -477,11 +477,7 @@ class RBMPath(AnnealingPath):
         # log Z_A: the uncoupled hidden units, L(0) each, times the visible units' normaliser.
         zero = torch.zeros((), dtype=torch.float64)
         log_z = rbm.n_hidden * float(rbm.hidden.log_partition(zero))
-        if rbm.visible.has_sigma:
-            log_z += float((0.5 * math.log(2 * math.pi) + torch.log(rbm.sigma.detach().to(torch.float64))).sum())
-        else:
-            log_z += float(rbm.visible.log_partition(self.b_a64).sum())
-        self.log_base_z = log_z
+        self.log_base_z = log_z + float(rbm.visible.log_normaliser(self.b_a64, rbm.log_sigma))
 
     def _state(self, v: Tensor) -> tuple[Tensor, Tensor]:
         return v, self.rbm.hidden_input(v)  # (R, n_visible), (R, n_hidden)

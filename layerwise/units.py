@@ -119,6 +119,11 @@ class Units:
             return torch.addmm(bias, h, weight)  # b + h W, (B, n_visible), one fused call
         return bias + h @ weight
 
+    def log_normaliser(self, bias: Tensor, log_sigma: Tensor | None = None) -> Tensor:
+        """``log sum_v exp(-V(v))`` of the layer alone (nothing coupled to it), a scalar:
+        ``sum_i log_partition(b_i)`` for binary units."""
+        return self.log_partition(bias).sum()
+
     def contrast(self, v_data: Tensor, v_model: Tensor, bias: Tensor,
                  log_sigma: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The visible part of a CD/PCD update of ``mean V(v_data) - mean V(v_model)``.
@@ -272,6 +277,11 @@ class Gaussian(Units):
     def visible_input(self, h: Tensor, weight: Tensor, bias: Tensor, log_sigma: Tensor | None = None) -> Tensor:
         """The mean of p(v | h): ``b + sigma * (W^T h)``."""
         return bias + log_sigma.exp() * (h @ weight)
+
+    def log_normaliser(self, bias: Tensor, log_sigma: Tensor | None = None) -> Tensor:
+        """``log int exp(-V(v)) dv = sum_i log(sqrt(2 pi) sigma_i)`` (whatever the bias), in the
+        bias's dtype."""
+        return (0.5 * math.log(2 * math.pi) + torch.log(log_sigma.exp().to(bias.dtype))).sum()
 
     def contrast(self, v_data: Tensor, v_model: Tensor, bias: Tensor,
                  log_sigma: Tensor | None = None) -> tuple[Tensor, Tensor]:

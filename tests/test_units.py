@@ -1,11 +1,13 @@
 """Tests of layerwise.units: every unit type against hand formulas, brute force over its states
 and autograd; the Gaussian's sigma handling against the formulas the RBM documents."""
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
+from scipy import integrate
 
 from layerwise.units import UNITS, Bernoulli, Gaussian, Scale, Spin, Units, get_units
 
@@ -144,3 +146,17 @@ def test_check_data_and_lookup():
         get_units("relu", ("bernoulli", "spin"), "visible")
     assert isinstance(UNITS["bernoulli"], Units)
     np.testing.assert_equal(sorted(UNITS), ["bernoulli", "gaussian", "spin"])
+
+
+def test_log_normaliser_is_the_log_sum_or_integral_of_exp_minus_v():
+    b = torch.tensor([-0.5, 1.2, 0.3], dtype=torch.float64)
+    for name in BINARY:
+        u = UNITS[name]
+        states = torch.tensor(list(itertools.product(u.states, repeat=3)), dtype=torch.float64)
+        ref = torch.logsumexp(-u.visible_term(states, b), 0)
+        torch.testing.assert_close(u.log_normaliser(b), ref)
+    u = UNITS["gaussian"]
+    sigma = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    ref = sum(math.log(integrate.quad(lambda v, bi=float(bi), si=float(si): math.exp(-(v - bi) ** 2 / (2 * si**2)),
+                                      -50, 50)[0]) for bi, si in zip(b, sigma))
+    assert float(u.log_normaliser(b, sigma.log())) == pytest.approx(ref, rel=1e-10)
