@@ -54,7 +54,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .._validation import check_choice, check_int, check_sizes, check_tensor
-from ..functional import binary_states, log_bernoulli, sample_bernoulli
+from ..functional import binary_states, log_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean
 from ..units import get_units
@@ -69,11 +69,6 @@ def _states(n: int, device, dtype) -> Tensor:
     ``itertools.product``): the order the exact sums have always run in (their last bit depends
     on the order of the terms)."""
     return binary_states(n, device=device, dtype=dtype).flip(1)
-
-
-def _sample(logits: Tensor, generator: torch.Generator | None) -> Tensor:
-    """x ~ Bernoulli(sigm(a))."""
-    return sample_bernoulli(torch.sigmoid(logits), generator)
 
 
 class SigmoidBeliefNet(nn.Module):
@@ -305,7 +300,7 @@ class SigmoidBeliefNet(nn.Module):
         for k in range(len(R)):
             logits = F.linear(h, R[k], c[k])
             if sample:
-                h = _sample(logits, generator)
+                h = _BERNOULLI.sample(logits, generator)
                 log_q = log_q + log_bernoulli(h, logits)
             else:
                 h = torch.sigmoid(logits)
@@ -317,10 +312,10 @@ class SigmoidBeliefNet(nn.Module):
         """Ancestral sampling: ``[v, h^1, ..., h^L]`` with leading shape ``n``."""
         W, b, a, _, _ = p
         shape = (n,) if isinstance(n, int) else tuple(n)
-        h = _sample(a.expand(*shape, a.shape[0]), generator)
+        h = _BERNOULLI.sample(a.expand(*shape, a.shape[0]), generator)
         layers = [h]
         for k in range(len(W) - 1, -1, -1):
-            h = _sample(F.linear(h, W[k], b[k]), generator)
+            h = _BERNOULLI.sample(F.linear(h, W[k], b[k]), generator)
             layers.append(h)
         return layers[::-1]
 
