@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ __all__ = [
     "check_finite",
     "check_int",
     "check_real",
+    "check_sizes",
     "check_tensor",
     "check_unit_interval",
     "as_float_tensor",
@@ -187,3 +188,25 @@ def check_unit_interval(name: str, t: torch.Tensor, why: str) -> torch.Tensor:
             "Scale the data (for example datasets.Divide(255)) or choose another loss."
         )
     return t
+
+
+def check_sizes(name: str, sizes: Any, min_len: int, example: Sequence[int], hint: str = "") -> list[int]:
+    """Layer sizes of a deep model, visible layer first: a list of at least ``min_len`` ints >= 1.
+
+    ``example`` is a typical value quoted in the errors (its first ``min_len`` entries for a
+    too-short list); ``hint`` is added to that error (a model that refuses too few layers can
+    say what to use instead).
+    """
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise TypeError(
+            f"The '{name}' parameter must be a list of ints (visible layer first, e.g. {list(example)}). "
+            f"Got {sizes!r} instead."
+        )
+    sizes = list(sizes)
+    if len(sizes) < min_len:
+        layers = "one hidden layer" if min_len == 2 else f"{min_len - 1} or more hidden layers"
+        raise ValueError(
+            f"The '{name}' parameter must list at least {min_len} layer sizes (the visible layer and "
+            f"{layers}, e.g. {list(example)[:min_len]}). Got {sizes!r} instead.{hint}"
+        )
+    return [check_int(f"{name}[{i}]", s, 1) for i, s in enumerate(sizes)]

@@ -1,4 +1,4 @@
-r"""Partition functions and likelihoods of restricted Boltzmann machines.
+r"""Partition functions and likelihoods of restricted Boltzmann machines, and the AIS core.
 
 An RBM (see :class:`layerwise.models.rbm.RBM`) defines ``p(v, h) = exp(-E(v, h)) / Z`` with::
 
@@ -19,6 +19,12 @@ integral). Binary units take the states {0, 1} (Bernoulli) or {-1, +1} (spin).
 and the per-example log-likelihood (:func:`log_likelihood`) and the pseudo-log-likelihood
 (:func:`pseudo_log_likelihood`), a cheap proxy that needs no ``Z``.
 
+Annealed importance sampling is written once, in :func:`anneal`, over a small protocol
+(:class:`AnnealingPath`: the base model's log Z and exact samples, the unnormalised
+log-probability at an inverse temperature beta, and a transition leaving that distribution
+invariant). :class:`RBMPath` implements it for the RBM; the DBM implements it beside its own
+maths (``layerwise.models.dbm``).
+
 References
 ----------
 Neal (2001), "Annealed importance sampling", Statistics and Computing 11, 125-139.
@@ -38,11 +44,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._validation import as_float_tensor, check_choice, check_finite, check_int, check_real
+from .functional import binary_states
 
 __all__ = [
     "AISResult",
+    "AnnealingPath",
+    "RBMPath",
+    "CHUNK_ELEMENTS",
+    "MAX_ENUMERATED_UNITS",
     "ais_betas",
     "ais_log_partition",
+    "anneal",
+    "check_betas",
     "exact_log_partition",
     "log_likelihood",
     "log_partition",
@@ -50,6 +63,12 @@ __all__ = [
 ]
 
 METHODS = ("exact", "ais")
+
+#: Largest layer whose 2^n states the models enumerate by default (the DBN's and up-down DBN's
+#: exact log Z of the top RBM and exact bound, the sigmoid belief net's exact likelihood).
+MAX_ENUMERATED_UNITS = 20
+#: Elements of one temporary tensor in the likelihood computations (rows and states are chunked to fit).
+CHUNK_ELEMENTS = 1 << 22
 
 # Salakhutdinov & Murray (2008), section 4.1: beta spaced uniformly 0 -> 0.5 in steps of 1e-3,
 # 0.5 -> 0.9 in steps of 1e-4 and 0.9 -> 1 in steps of 1e-5 (14,500 steps, 14,501 values).
@@ -95,15 +114,6 @@ def _float64(rbm):
     if rbm.weight.dtype == torch.float64:
         return rbm
     return copy.deepcopy(rbm).to(torch.float64)
-
-
-def _enumerate_states(n: int, start: int, stop: int, states: tuple[float, float], like: Tensor) -> Tensor:
-    """Rows ``start .. stop-1`` of the 2^n binary states (bit j of the row index is unit j),
-    mapped to the units' two ``states``; shape (stop - start, n)."""
-    k = torch.arange(start, stop, device=like.device)
-    bits = (k.unsqueeze(1) >> torch.arange(n, device=like.device)) & 1  # (S, n)
-    lo, hi = states
-    return lo + (hi - lo) * bits.to(like.dtype)
 
 
 @torch.no_grad()
@@ -174,10 +184,10 @@ def exact_log_partition(rbm, max_states: int = 2**25, batch_states: int = 2**14,
     const = 0.0
     if gaussian:
         s = m.sigma.detach()
-        const = float((0.5 * math.log(2 * math.pi) + torch.log(s)).sum())
+        const = float(m.visible.log_normaliser(b, m.log_sigma))  # sum_i log(sqrt(2 pi) s_i)
     parts = []
     for start in range(0, 2**n, batch_states):
-        x = _enumerate_states(n, start, min(start + batch_states, 2**n), units.states, w)  # (S, n)
+        x = binary_states(n, units.states, start, min(start + batch_states, 2**n), device=w.device, dtype=w.dtype)  # (S, n)
         if over == "visible":
             lz = -m.free_energy(x)
         elif gaussian:
@@ -261,7 +271,9 @@ def ais_betas(n_betas: int) -> Tensor:
     return torch.cat(pieces)
 
 
-def _check_betas(betas: Any) -> Tensor:
+def check_betas(betas: Any) -> Tensor:
+    """An explicit AIS schedule as a float64 CPU tensor, checked: 1-d, finite, non-decreasing
+    from exactly 0 to exactly 1."""
     t = as_float_tensor("betas", betas, torch.float64).detach().to("cpu", torch.float64)
     if t.dim() != 1 or t.numel() < 2:
         raise ValueError(f"'betas' must be a 1-d sequence of at least 2 values; got shape {tuple(t.shape)}.")
@@ -287,15 +299,7 @@ def _base_visible_bias(rbm, base_visible_bias: Any, data: Any) -> Tensor:
     if data is None:
         return rbm.visible_bias.detach().clone()
     mean = rbm.validate_data(data).detach().to(dev, torch.float64).mean(0)
-    name = rbm.visible.name
-    if name == "bernoulli":
-        p = mean.clamp(1e-3, 1 - 1e-3)
-        ba = torch.log(p / (1 - p))
-    elif name == "spin":
-        ba = torch.atanh(mean.clamp(-1 + 2e-3, 1 - 2e-3))
-    else:
-        ba = mean
-    return ba.to(dt)
+    return rbm.visible.bias_from_mean(mean).to(dt)
 
 
 @torch.no_grad()
@@ -367,56 +371,147 @@ def ais_log_partition(
     AISResult or float
     """
     n_runs = check_int("n_runs", n_runs, 1)
-    betas_t = ais_betas(n_betas) if betas is None else _check_betas(betas)
+    betas_t = ais_betas(n_betas) if betas is None else check_betas(betas)
     if rbm.hidden.states is None:  # pragma: no cover - the RBM offers binary hidden units only
         raise NotImplementedError("AIS needs binary hidden units.")
-    gaussian = rbm.visible.states is None
-    dev, dt = rbm.weight.device, rbm.weight.dtype
-    b_a = _base_visible_bias(rbm, base_visible_bias, data)  # (n_visible,) in the RBM's dtype
-    b_a64 = b_a.to(torch.float64)
-    sigma = rbm.sigma.detach()
-    sigma64 = sigma.to(torch.float64)
+    path = RBMPath(rbm, _base_visible_bias(rbm, base_visible_bias, data))
+    result = anneal(path, betas_t, n_runs, generator)
+    return result if return_bounds else result.log_z
 
-    # log Z_A: the uncoupled hidden units, L(0) each, times the visible units' normaliser.
-    zero = torch.zeros((), dtype=torch.float64)
-    log_z_a = rbm.n_hidden * float(rbm.hidden.log_partition(zero))
-    if gaussian:
-        log_z_a += float((0.5 * math.log(2 * math.pi) + torch.log(sigma64)).sum())
-    else:
-        log_z_a += float(rbm.visible.log_partition(b_a64).sum())
 
-    def base_term(v: Tensor) -> Tensor:
-        """V_A(v) in float64, shape (R,)."""
-        v = v.to(torch.float64)
-        if gaussian:
-            return (((v - b_a64) / sigma64) ** 2).sum(1) / 2
-        return -v @ b_a64
+class AnnealingPath:
+    r"""The protocol of :func:`anneal`: a path of distributions from a base model A (beta = 0)
+    to the model B (beta = 1), ``p_beta(x) = p*_beta(x) / Z_beta``.
 
-    def sample_visible(mean_input: Tensor) -> Tensor:
-        if gaussian:
-            noise = torch.randn(mean_input.shape, generator=generator, device=dev, dtype=dt)
-            return mean_input + sigma * noise
-        return rbm.visible.sample(mean_input, generator=generator)
+    A model implements (or an adapter implements for it):
 
-    lh = rbm.hidden.log_partition
-    v = sample_visible(b_a.expand(n_runs, rbm.n_visible))  # v_0 ~ p_A
-    log_w = torch.zeros(n_runs, dtype=torch.float64, device=dev)
-    bl = betas_t.tolist()
+    ``log_base_z`` : float
+        ``log Z_0``, the base model's normaliser, known in closed form.
+    ``device``
+        Where the states and the log weights live.
+    :meth:`sample_base`
+        exact samples of ``p_0``;
+    :meth:`log_unnormalised`
+        ``log p*_beta(x)`` per run, float64;
+    :meth:`transition`
+        one Markov step that leaves ``p_beta`` invariant (e.g. a Gibbs sweep).
+
+    :meth:`log_weight` is ``log p*_beta(x) - log p*_beta'(x)``; by default the difference of two
+    :meth:`log_unnormalised` calls, overridden where the model has a form that does not
+    subtract large common terms (:class:`RBMPath`). A state is whatever the path chooses
+    (a tensor, a list of layers, a tuple with cached inputs); :func:`anneal` only passes it on.
+    """
+
+    log_base_z: float = 0.0
+    device: torch.device | str | None = None
+
+    def sample_base(self, n_runs: int, generator: torch.Generator | None) -> Any:
+        raise NotImplementedError
+
+    def log_unnormalised(self, state: Any, beta: float) -> Tensor:
+        raise NotImplementedError
+
+    def transition(self, state: Any, beta: float, generator: torch.Generator | None) -> Any:
+        raise NotImplementedError
+
+    def log_weight(self, state: Any, beta_prev: float, beta: float) -> Tensor:
+        """``log p*_beta(x) - log p*_beta_prev(x)``, the increment of a run's log importance weight."""
+        return self.log_unnormalised(state, beta) - self.log_unnormalised(state, beta_prev)
+
+
+@torch.no_grad()
+def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Generator | None = None) -> AISResult:
+    r"""Annealed importance sampling along ``path`` (Neal 2001): the one AIS loop.
+
+    Each of ``n_runs`` runs draws ``x_0 ~ p_0`` (:meth:`AnnealingPath.sample_base`), then for
+    ``k = 1..K``::
+
+        log w += log p*_{beta_k}(x_{k-1}) - log p*_{beta_{k-1}}(x_{k-1}),   x_k ~ T_{beta_k}(x_{k-1}),
+
+    (the increment skipped where beta repeats, no transition after the last), so that
+    ``Z_0 w`` is an unbiased estimate of ``Z_1``.
+
+    Parameters
+    ----------
+    path : AnnealingPath
+        The model's annealing path.
+    betas : Tensor
+        The schedule 0 = beta_0 <= ... <= beta_K = 1 (see :func:`ais_betas`, :func:`check_betas`).
+    n_runs : int
+        Independent runs, vectorised.
+    generator : torch.Generator, optional
+        On the path's device, for reproducible runs.
+
+    Returns
+    -------
+    AISResult
+        The estimate ``log Z_0 + log mean_r w_r`` with its band and per-run log weights.
+    """
+    bl = betas.tolist()
+    x = path.sample_base(n_runs, generator)
+    log_w = torch.zeros(n_runs, dtype=torch.float64, device=path.device)
     last = len(bl) - 1
     for k in range(1, last + 1):
         b_prev, b_k = bl[k - 1], bl[k]
-        a = rbm.hidden_input(v)  # (R, n_hidden)
         if b_k != b_prev:
-            a64 = a.to(torch.float64)
-            # log p*_k(v) - log p*_{k-1}(v) = (b_k - b_prev)(V_A - V_B) + sum_j [L(b_k a_j) - L(b_prev a_j)]
-            d_vis = base_term(v) - rbm.visible_term(v).to(torch.float64)
-            log_w += (b_k - b_prev) * d_vis + (lh(b_k * a64) - lh(b_prev * a64)).sum(1)
-        if k < last:  # one Gibbs sweep leaving p_k invariant
-            h = rbm.hidden.sample(b_k * a, generator=generator)
-            v = sample_visible((1.0 - b_k) * b_a + b_k * rbm.visible_input(h))
+            log_w += path.log_weight(x, b_prev, b_k)
+        if k < last:
+            x = path.transition(x, b_k, generator)
+    return AISResult.from_log_weights((log_w + path.log_base_z).cpu())
 
-    result = AISResult.from_log_weights((log_w + log_z_a).cpu())
-    return result if return_bounds else result.log_z
+
+class RBMPath(AnnealingPath):
+    r"""The annealing path of an RBM (see :func:`ais_log_partition` for the maths).
+
+    The base model has the RBM's hidden units uncoupled and visible biases ``b_A``; with the
+    hidden units summed out, ``log p*_beta(v) = -(1 - beta) V_A(v) - beta V_B(v) + sum_j
+    L(beta a_j(v))``. A state is ``(v, a(v))``: the hidden input is computed once per state
+    and used by both the weight and the transition.
+    """
+
+    def __init__(self, rbm, base_visible_bias: Tensor) -> None:
+        self.rbm = rbm
+        self.device = rbm.weight.device
+        self.b_a = base_visible_bias  # (n_visible,) in the RBM's dtype
+        self.b_a64 = base_visible_bias.to(torch.float64)
+        # log Z_A: the uncoupled hidden units, L(0) each, times the visible units' normaliser.
+        zero = torch.zeros((), dtype=torch.float64)
+        log_z = rbm.n_hidden * float(rbm.hidden.log_partition(zero))
+        self.log_base_z = log_z + float(rbm.visible.log_normaliser(self.b_a64, rbm.log_sigma))
+
+    def _state(self, v: Tensor) -> tuple[Tensor, Tensor]:
+        return v, self.rbm.hidden_input(v)  # (R, n_visible), (R, n_hidden)
+
+    def _base_term(self, v: Tensor) -> Tensor:
+        """V_A(v) in float64, shape (R,)."""
+        return self.rbm.visible.visible_term(v.to(torch.float64), self.b_a64, self.rbm.log_sigma)
+
+    def sample_base(self, n_runs: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        rbm = self.rbm
+        return self._state(rbm.visible.sample(self.b_a.expand(n_runs, rbm.n_visible), generator, rbm.log_sigma))
+
+    def log_unnormalised(self, state: tuple[Tensor, Tensor], beta: float) -> Tensor:
+        v, a = state
+        v_b = self.rbm.visible_term(v).to(torch.float64)
+        return (-(1.0 - beta) * self._base_term(v) - beta * v_b
+                + self.rbm.hidden.log_partition(beta * a.to(torch.float64)).sum(1))
+
+    def log_weight(self, state: tuple[Tensor, Tensor], beta_prev: float, beta: float) -> Tensor:
+        """``(beta - beta') (V_A - V_B) + sum_j [L(beta a_j) - L(beta' a_j)]``."""
+        v, a = state
+        lh = self.rbm.hidden.log_partition
+        a64 = a.to(torch.float64)
+        d_vis = self._base_term(v) - self.rbm.visible_term(v).to(torch.float64)
+        return (beta - beta_prev) * d_vis + (lh(beta * a64) - lh(beta_prev * a64)).sum(1)
+
+    def transition(self, state: tuple[Tensor, Tensor], beta: float,
+                   generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """One block Gibbs sweep of p_beta: h with input ``beta a(v)``, then v with input
+        ``(1 - beta) b_A + beta (b + W^T h)``."""
+        rbm = self.rbm
+        h = rbm.hidden.sample(beta * state[1], generator=generator)
+        v = rbm.visible.sample((1.0 - beta) * self.b_a + beta * rbm.visible_input(h), generator, rbm.log_sigma)
+        return self._state(v)
 
 
 # ---- likelihoods ------------------------------------------------------------------------------

@@ -384,3 +384,101 @@ def test_cuda_matches_cpu():
     g32 = RBM(16, 12, device="cuda")
     g32.load_state_dict({k: t.float() for k, t in gpu.state_dict().items()})
     assert exact_log_partition(g32) == pytest.approx(exact, abs=1e-4)
+
+
+# ---- the AIS core: anneal over the AnnealingPath protocol ------------------------------------------
+
+from layerwise.partition import (  # noqa: E402
+    CHUNK_ELEMENTS,
+    MAX_ENUMERATED_UNITS,
+    AnnealingPath,
+    RBMPath,
+    anneal,
+    check_betas,
+)
+
+
+class IndependentUnits(AnnealingPath):
+    """p*_beta(x) = exp(beta theta.x) over n independent Bernoulli units: Z_beta = prod_i (1 + e^{beta theta_i}),
+    the transition an exact sample of p_beta. Records the calls."""
+
+    def __init__(self, theta):
+        self.theta, self.device = theta, theta.device
+        self.log_base_z = len(theta) * math.log(2.0)
+        self.calls = []
+
+    def sample_base(self, n_runs, generator):
+        self.calls.append(("base", n_runs))
+        return (torch.rand(n_runs, len(self.theta), generator=generator, dtype=torch.float64) < 0.5).double()
+
+    def log_unnormalised(self, x, beta):
+        return beta * (x @ self.theta)
+
+    def log_weight(self, x, beta_prev, beta):
+        self.calls.append(("weight", beta_prev, beta))
+        return super().log_weight(x, beta_prev, beta)
+
+    def transition(self, x, beta, generator):
+        self.calls.append(("step", beta))
+        p = torch.sigmoid(beta * self.theta).expand(x.shape[0], -1)
+        return (torch.rand(x.shape, generator=generator, dtype=torch.float64) < p).double()
+
+
+def test_anneal_runs_the_protocol_in_order():
+    path = IndependentUnits(torch.tensor([0.3, -1.0], dtype=torch.float64))
+    res = anneal(path, torch.tensor([0.0, 0.5, 0.5, 1.0], dtype=torch.float64), 4)
+    assert path.calls == [("base", 4), ("weight", 0.0, 0.5), ("step", 0.5), ("step", 0.5), ("weight", 0.5, 1.0)]
+    assert res.log_weights.shape == (4,) and res.log_weights.dtype == torch.float64
+
+
+def test_anneal_estimates_a_known_log_z():
+    theta = torch.tensor([2.0, -1.0, 0.5, 3.0, -2.5], dtype=torch.float64)
+    exact = float(torch.nn.functional.softplus(theta).sum())
+    res = anneal(IndependentUnits(theta), ais_betas(200), 500, torch.Generator().manual_seed(0))
+    assert res.lower <= exact <= res.upper
+    assert res.log_z == pytest.approx(exact, abs=0.02)
+    # one step from the base: plain importance sampling, still unbiased for Z
+    one = anneal(IndependentUnits(theta), torch.tensor([0.0, 1.0], dtype=torch.float64), 20000,
+                 torch.Generator().manual_seed(1))
+    assert one.log_z == pytest.approx(exact, abs=0.1)
+
+
+@pytest.mark.parametrize("visible,hidden", [("bernoulli", "bernoulli"), ("spin", "spin"), ("gaussian", "bernoulli")])
+def test_rbm_path_weights_are_differences_of_its_unnormalised_log_probabilities(visible, hidden):
+    rbm = random_rbm(5, 4, visible, hidden, seed=7, scale=0.5)
+    b_a = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    path = RBMPath(rbm, b_a)
+    state = path.sample_base(6, torch.Generator().manual_seed(0))
+    v, a = state
+    torch.testing.assert_close(a, rbm.hidden_input(v))
+    torch.testing.assert_close(path.log_weight(state, 0.2, 0.7),
+                               path.log_unnormalised(state, 0.7) - path.log_unnormalised(state, 0.2))
+    # beta = 1: the RBM's -F(v); beta = 0: the base model, -V_A(v) + n_hidden L(0)
+    torch.testing.assert_close(path.log_unnormalised(state, 1.0), -rbm.free_energy(v))
+    base = RBM(5, 4, visible, hidden, dtype=torch.float64)
+    with torch.no_grad():
+        base.weight.zero_()
+        base.visible_bias.copy_(b_a)
+        if rbm.log_sigma is not None:
+            base.log_sigma.copy_(rbm.log_sigma)
+    torch.testing.assert_close(path.log_unnormalised(state, 0.0), -base.free_energy(v))
+    # log Z_A is the base model's exact log Z
+    assert path.log_base_z == pytest.approx(exact_log_partition(base), abs=1e-10)
+    v2, a2 = path.transition(state, 0.5, torch.Generator().manual_seed(1))
+    assert v2.shape == v.shape
+    torch.testing.assert_close(a2, rbm.hidden_input(v2))
+
+
+def test_check_betas_and_shared_limits():
+    t = check_betas([0, 0.25, 0.25, 1])
+    assert t.dtype == torch.float64 and t.tolist() == [0, 0.25, 0.25, 1]
+    with pytest.raises(ValueError, match="increase from 0 to 1"):
+        check_betas([0.0, 0.7, 0.5, 1.0])
+    with pytest.raises(ValueError, match="at least 2 values"):
+        check_betas([0.0])
+    with pytest.raises(ValueError, match="first 0.1"):
+        check_betas([0.1, 1.0])
+    assert MAX_ENUMERATED_UNITS == 20 and CHUNK_ELEMENTS == 1 << 22
+    from layerwise.models import DBN, dbn, sbn, updown
+    assert DBN.MAX_EXACT_LOG_Z_UNITS == dbn.MAX_ENUMERATED_UNITS == sbn.MAX_ENUMERATED_UNITS == MAX_ENUMERATED_UNITS
+    assert updown.MAX_ENUMERATED_UNITS == MAX_ENUMERATED_UNITS

@@ -43,7 +43,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_real, check_tensor, check_unit_interval
+from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
+from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
+from ..partition import AnnealingPath, ais_betas, anneal, check_betas
+from ..pretraining import pretrain
+from ..training import all_reduce_mean
+from ..units import get_units
 from .classifier import Classifier
 from .rbm import RBM
 
@@ -52,35 +57,7 @@ __all__ = ["DBM"]
 #: Default largest number of states :meth:`DBM.log_partition` enumerates with ``method="exact"``.
 MAX_EXACT_STATES = 2**25
 
-
-def _check_sizes(sizes: Any) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(
-            "The 'sizes' parameter must be a list of ints (visible layer first, e.g. [784, 500, 1000]). "
-            f"Got {sizes!r} instead."
-        )
-    sizes = list(sizes)
-    if len(sizes) == 2:
-        raise ValueError(
-            "The 'sizes' parameter must list at least 3 layer sizes (the visible layer and two or more "
-            f"hidden layers). Got {sizes!r} instead: a DBM with one hidden layer is an RBM, use "
-            "layerwise.RBM(n_visible, n_hidden, persistent=True)."
-        )
-    if len(sizes) < 3:
-        raise ValueError(
-            "The 'sizes' parameter must list at least 3 layer sizes (the visible layer and two or more "
-            f"hidden layers, e.g. [784, 500, 1000]). Got {sizes!r} instead."
-        )
-    return [check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes)]
-
-
-def _bernoulli(p: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    return torch.bernoulli(p, generator=generator)
-
-
-def _entropy(mu: Tensor) -> Tensor:
-    """Binary entropy summed over units, -sum [mu log mu + (1 - mu) log(1 - mu)] (0 log 0 = 0), shape (B,)."""
-    return -(torch.special.xlogy(mu, mu) + torch.special.xlogy(1 - mu, 1 - mu)).sum(1)
+_BERNOULLI = get_units("bernoulli")
 
 
 class _ScaledRBM(RBM):
@@ -161,7 +138,9 @@ class DBM(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes("sizes", sizes, 3, (784, 500, 1000),
+                                 " A DBM with one hidden layer is an RBM: use "
+                                 "layerwise.RBM(n_visible, n_hidden, persistent=True).")
         self.n_chains = check_int("n_chains", n_chains, 1)
         self.mf_steps = check_int("mf_steps", mf_steps, 0)
         self.mf_tol = check_real("mf_tol", mf_tol, 0.0)
@@ -186,7 +165,7 @@ class DBM(nn.Module):
             for b in self.biases:
                 nn.init.zeros_(b)
             for x in self.chains:
-                x.copy_(_bernoulli(torch.full_like(x, 0.5)))
+                x.copy_(sample_bernoulli(torch.full_like(x, 0.5)))
 
     @property
     def n_layers(self) -> int:
@@ -258,13 +237,13 @@ class DBM(nn.Module):
                 for l in range(parity, len(self.sizes), 2):
                     if l == 0 and clamp_visible:
                         continue
-                    x[l] = _bernoulli(torch.sigmoid(self.layer_input(x, l)), generator)
+                    x[l] = sample_bernoulli(torch.sigmoid(self.layer_input(x, l)), generator)
         return x
 
     def random_states(self, n: int, generator: torch.Generator | None = None) -> list[Tensor]:
         """n uniform random binary states of every layer (the chains' starting point)."""
         w = self._like()
-        return [_bernoulli(torch.full((check_int("n", n, 1), s), 0.5, device=w.device, dtype=w.dtype), generator)
+        return [sample_bernoulli(torch.full((check_int("n", n, 1), s), 0.5, device=w.device, dtype=w.dtype), generator)
                 for s in self.sizes]
 
     @torch.no_grad()
@@ -356,7 +335,7 @@ class DBM(nn.Module):
         """
         if mu is None:
             mu = self.mean_field(v)
-        return self.energy(mu) - sum(_entropy(m) for m in mu[1:])
+        return self.energy(mu) - sum(bernoulli_entropy(m).sum(1) for m in mu[1:])
 
     @torch.no_grad()
     def lower_bound(self, v: Any, log_z: Any = None, **options: Any) -> Tensor:
@@ -429,8 +408,6 @@ class DBM(nn.Module):
         chains held fixed is exactly the update's ``p.grad`` (it is not a likelihood; it goes
         to 0 as the data and model statistics agree in energy).
         """
-        from ..training import all_reduce_mean
-
         with torch.no_grad():
             v = self._visible(batch)
             mu, _ = self._mean_field(v, self.mf_steps, self.mf_tol, self.damping)
@@ -498,8 +475,6 @@ class DBM(nn.Module):
         -------
         self, with ``histories_``, ``seconds_`` and ``rbms_`` (the trained RBMs).
         """
-        from ..pretraining import pretrain
-
         x = self.validate_data(data)
         L = self.n_layers
         w = self._like()
@@ -617,8 +592,6 @@ class DBM(nn.Module):
         generator : torch.Generator, optional
             AIS: on the model's device, for reproducible runs.
         """
-        from ..partition import AISResult, _check_betas, ais_betas
-
         check_choice("method", method, ("exact", "ais"))
         m = self if self._like().dtype == torch.float64 else copy.deepcopy(self).to(torch.float64)
         odd = sum(self.sizes[1::2])
@@ -638,8 +611,8 @@ class DBM(nn.Module):
             w = m._like()
             parts = []
             for start in range(0, 2**n, batch_states):
-                idx = torch.arange(start, min(start + batch_states, 2**n), device=w.device)
-                bits = ((idx.unsqueeze(1) >> torch.arange(n, device=w.device)) & 1).to(w.dtype)  # (S, n)
+                bits = binary_states(n, start=start, stop=min(start + batch_states, 2**n),
+                                     device=w.device, dtype=w.dtype)  # (S, n), bit j of the row index is unit j
                 states = [None] * len(self.sizes)
                 offset = 0
                 for l in layers:
@@ -649,31 +622,13 @@ class DBM(nn.Module):
             return float(torch.logsumexp(torch.stack(parts), 0))
 
         n_runs = check_int("n_runs", n_runs, 1)
-        bl = (ais_betas(n_betas) if betas is None else _check_betas(betas)).tolist()
+        betas_t = ais_betas(n_betas) if betas is None else check_betas(betas)
         w = m._like()
         if data is None:
             b_a = torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype)
         else:
-            p = self._visible(data).to(w.device, w.dtype).mean(0).clamp(1e-3, 1 - 1e-3)
-            b_a = torch.log(p / (1 - p))
-        log_z_a = float(F.softplus(b_a).sum()) + sum(self.sizes[1:]) * math.log(2.0)
-        x: list[Tensor] = [_bernoulli(torch.sigmoid(b_a).expand(n_runs, -1).contiguous(), generator)]
-        x += [_bernoulli(torch.full((n_runs, s), 0.5, device=w.device, dtype=w.dtype), generator)
-              for s in self.sizes[1:]]
-        log_w = torch.zeros(n_runs, dtype=torch.float64, device=w.device)
-        last = len(bl) - 1
-        for k in range(1, last + 1):
-            b_prev, b_k = bl[k - 1], bl[k]
-            if b_k != b_prev:
-                log_w += m._log_marginal(x, 0, b_k, b_a) - m._log_marginal(x, 0, b_prev, b_a)
-            if k < last:
-                for parity in (1, 0):
-                    for l in range(parity, len(self.sizes), 2):
-                        a = b_k * m.layer_input(x, l)
-                        if l == 0:
-                            a = a + (1.0 - b_k) * b_a
-                        x[l] = _bernoulli(torch.sigmoid(a), generator)
-        return AISResult.from_log_weights((log_w + log_z_a).cpu())
+            b_a = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
+        return anneal(_DBMPath(m, b_a), betas_t, n_runs, generator)
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -689,3 +644,39 @@ class DBM(nn.Module):
 
     def __repr__(self) -> str:
         return f"DBM({self.extra_repr()})"
+
+
+class _DBMPath(AnnealingPath):
+    r"""The annealing path of :meth:`DBM.log_partition` (``method="ais"``) for :func:`layerwise.partition.anneal`.
+
+    A state is the list of every layer's states; the odd layers are summed out in
+    :meth:`log_unnormalised` (:meth:`DBM._log_marginal` of the even layers), so only the even
+    layers matter to the weights. The base model has visible biases ``b_A`` and nothing else.
+    """
+
+    def __init__(self, dbm: DBM, base_bias: Tensor) -> None:
+        self.dbm, self.b_a = dbm, base_bias
+        self.device = base_bias.device
+        self.log_base_z = float(F.softplus(base_bias).sum()) + sum(dbm.sizes[1:]) * math.log(2.0)
+
+    def sample_base(self, n_runs: int, generator: torch.Generator | None) -> list[Tensor]:
+        """Exact samples of A: visible units Bernoulli(sigmoid(b_A)), hidden units fair coins."""
+        b_a = self.b_a
+        x = [sample_bernoulli(torch.sigmoid(b_a).expand(n_runs, -1).contiguous(), generator)]
+        x += [sample_bernoulli(torch.full((n_runs, s), 0.5, device=b_a.device, dtype=b_a.dtype), generator)
+              for s in self.dbm.sizes[1:]]
+        return x
+
+    def log_unnormalised(self, state: list[Tensor], beta: float) -> Tensor:
+        return self.dbm._log_marginal(state, 0, beta, self.b_a)
+
+    def transition(self, state: list[Tensor], beta: float, generator: torch.Generator | None) -> list[Tensor]:
+        """One Gibbs sweep of p_beta: the odd layers given the even ones, then the even given the odd."""
+        m, x = self.dbm, state
+        for parity in (1, 0):
+            for l in range(parity, len(m.sizes), 2):
+                a = beta * m.layer_input(x, l)
+                if l == 0:
+                    a = a + (1.0 - beta) * self.b_a
+                x[l] = sample_bernoulli(torch.sigmoid(a), generator)
+        return x

@@ -29,47 +29,14 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_real
-from ..units import Units
+from .._validation import check_choice, check_int, check_real, check_sizes
+from ..functional import binary_states
+from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
+from ..pretraining import pretrain
 from .classifier import Classifier
 from .rbm import RBM
 
 __all__ = ["DBN"]
-
-#: Largest hidden layer whose 2^n states :meth:`DBN.lower_bound` enumerates with ``exact=True``.
-MAX_ENUMERATED_UNITS = 20
-#: Elements of one temporary tensor in :meth:`DBN.lower_bound` (rows and states are chunked to fit).
-_CHUNK_ELEMENTS = 1 << 22
-
-
-def _check_sizes(sizes: Any) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(
-            "The 'sizes' parameter must be a list of ints (visible layer first, e.g. [784, 500, 2000]). "
-            f"Got {sizes!r} instead."
-        )
-    sizes = list(sizes)
-    if len(sizes) < 2:
-        raise ValueError(
-            "The 'sizes' parameter must list at least 2 layer sizes (the visible layer and one hidden "
-            f"layer, e.g. [784, 500]). Got {sizes!r} instead."
-        )
-    return [check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes)]
-
-
-def _sample_from_mean(units: Units, mean: Tensor) -> Tensor:
-    """A binary sample with the given mean: Bernoulli(mean), or 2 Bernoulli((1 + mean) / 2) - 1 for spins."""
-    if units.name == "spin":
-        return 2.0 * torch.bernoulli(((1.0 + mean) / 2).clamp(0.0, 1.0)) - 1.0
-    return torch.bernoulli(mean.clamp(0.0, 1.0))
-
-
-def _states(units: Units, n: int, device, dtype) -> Tensor:
-    """All 2^n joint states of n binary units, shape (2^n, n), in binary counting order."""
-    codes = torch.arange(2 ** n, device=device)
-    bits = ((codes[:, None] >> torch.arange(n - 1, -1, -1, device=device)) & 1).to(dtype)
-    low, high = units.states
-    return low + (high - low) * bits
 
 
 def _log_conditional(rbm: RBM, x: Tensor, a: Tensor, paired: bool) -> Tensor:
@@ -81,7 +48,7 @@ def _log_conditional(rbm: RBM, x: Tensor, a: Tensor, paired: bool) -> Tensor:
     one input per row and sample; otherwise ``a`` is (S, n_visible), shared by all rows.
     Returns (N, S).
     """
-    if rbm.log_sigma is not None:
+    if rbm.visible.has_sigma:
         const = -rbm.log_sigma.sum() - 0.5 * rbm.n_visible * math.log(2 * math.pi)
         sigma = rbm.sigma
         if paired:
@@ -144,7 +111,7 @@ class DBN(nn.Module):
     """
 
     #: The top RBM's log Z is computed exactly when its smaller layer has at most this many units.
-    MAX_EXACT_LOG_Z_UNITS = 20
+    MAX_EXACT_LOG_Z_UNITS = MAX_ENUMERATED_UNITS
     #: How a DBN trains instead of through :func:`layerwise.fit` (it has no ``training_loss``):
     #: ``fit`` quotes this in its TypeError.
     trained_by = "dbn.pretrain(X) (greedy, one RBM at a time, through layerwise.pretrain)"
@@ -166,7 +133,7 @@ class DBN(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes("sizes", sizes, 2, (784, 500, 2000))
         self.propagate = check_choice("propagate", propagate, ("mean", "sample"))
         self.sigma = check_real("sigma", sigma, 0.0, low_open=True)
         common = dict(hidden=hidden, k=k, persistent=persistent, n_chains=n_chains,
@@ -267,8 +234,6 @@ class DBN(nn.Module):
         -------
         self, with ``histories_`` and ``seconds_`` (one entry per layer).
         """
-        from ..pretraining import pretrain
-
         if isinstance(data, (tuple, list)):
             data = data[0]
         x = self.validate_data(data)
@@ -327,7 +292,7 @@ class DBN(nn.Module):
             start = self._data(init)
             for rbm in self.rbms[:-1]:
                 start = rbm.hidden_probs(start)
-            start = _sample_from_mean(top.visible, start) if self.n_layers > 1 else start
+            start = top.visible.sample_from_mean(start) if self.n_layers > 1 else start
         else:
             n = check_int("n", n, 1)
         chain = top.sample(n, gibbs_steps, init=start, every=every)  # visible means of the top RBM
@@ -335,7 +300,7 @@ class DBN(nn.Module):
             return chain
 
         def down(m: Tensor) -> Tensor:
-            return self.down(_sample_from_mean(top.visible, m))
+            return self.down(top.visible.sample_from_mean(m))
 
         if every:
             return torch.stack([down(m) for m in chain])
@@ -423,7 +388,7 @@ class DBN(nn.Module):
             log_z = self.top_log_partition(x, ais_options, generator)
         else:
             log_z = check_real("log_z", float(log_z))
-        rows = max(1, _CHUNK_ELEMENTS // (n_samples * max(self.sizes)))
+        rows = max(1, CHUNK_ELEMENTS // (n_samples * max(self.sizes)))
         return torch.cat([self._bound(0, x[i:i + rows], log_z, n_samples, enumerate_layer, generator)
                           for i in range(0, x.shape[0], rows)])
 
@@ -453,12 +418,14 @@ class DBN(nn.Module):
             return -rbm.free_energy(x) - log_z  # the top RBM's marginal, exactly
         a = rbm.hidden_input(x)  # (N, nh)
         units = rbm.hidden
-        entropy = (units.log_partition(a) - a * units.mean(a)).sum(1)  # H(Q(h|x)), (N,)
+        entropy = units.entropy(a).sum(1)  # H(Q(h|x)), (N,)
         if enumerate_layer[k]:
             # sum_h Q(h|x) [log p(x|h) + bound(h)], log Q(h|x) = h.a - sum_j log sum_{h_j} e^{h_j a_j}
             log_norm = units.log_partition(a).sum(1, keepdim=True)  # (N, 1)
-            states = _states(units, rbm.n_hidden, a.device, a.dtype)  # (S, nh)
-            step = max(1, _CHUNK_ELEMENTS // max(rbm.n_visible, x.shape[0]))
+            # (S, nh), first unit most significant: the order this sum has always run in (its
+            # last bit depends on the order of the terms)
+            states = binary_states(rbm.n_hidden, units.states, device=a.device, dtype=a.dtype).flip(1)
+            step = max(1, CHUNK_ELEMENTS // max(rbm.n_visible, x.shape[0]))
             expect = torch.zeros_like(entropy)
             for s in range(0, states.shape[0], step):
                 h = states[s:s + step]  # (Sc, nh)

@@ -28,80 +28,19 @@ machines"; Salakhutdinov & Murray (2008), "On the quantitative analysis of deep 
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .. import partition
 from .._validation import check_int, check_real, check_tensor
+from ..optim import outer_product_step
+from ..training import all_reduce_mean
 from ..units import Units, get_units
 
 __all__ = ["RBM"]
-
-
-def _sgd_in_place(optimizer: Any, params: Sequence[Tensor], terms: Sequence[tuple[float, Tensor, Tensor]],
-                  grads: Sequence[Tensor]) -> bool:
-    """Apply a plain ``torch.optim.SGD`` step in place, the weight's gradient given as terms.
-
-    ``params[0]``'s gradient is ``sum coef * left^T @ right`` over ``terms``; ``params[1:]``'s are
-    ``grads``. Each term is accumulated straight into the parameter (no momentum) or into the
-    momentum buffer with ``addmm_``, so the (n_hidden, n_visible) gradient is never made: the same
-    arithmetic as ``SGD.step`` (weight decay, momentum with dampening 0; the buffer is the one
-    ``SGD`` keeps, so checkpoints and later ``SGD.step`` calls agree), at 10-15 % less time per
-    CD-1 batch. Returns False, doing nothing, where it does not apply: another optimiser,
-    Nesterov, dampening, ``maximize``, hooks, or a distributed run (gradients must be averaged).
-    """
-    if type(optimizer) is not torch.optim.SGD or optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks:
-        return False
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return False
-    groups = {}
-    for group in optimizer.param_groups:
-        if group["nesterov"] or group["maximize"] or group.get("differentiable") or (group["momentum"] and group["dampening"]):
-            return False
-        for p in group["params"]:
-            groups[p] = group
-    if any(p not in groups for p in params):
-        return False
-    for i, p in enumerate(params):
-        group = groups[p]
-        lr, momentum, wd = float(group["lr"]), group["momentum"], group["weight_decay"]
-        if momentum:
-            state = optimizer.state[p]
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = torch.zeros_like(p)
-            buf.mul_(momentum)
-            target, scale = buf, 1.0
-        else:
-            target, scale = p, -lr
-        if wd:
-            if momentum:
-                buf.add_(p, alpha=wd)
-            else:
-                p.mul_(1.0 - lr * wd)
-        if i == 0:
-            for coef, left, right in terms:
-                target.addmm_(left.T, right, alpha=scale * coef)
-        else:
-            target.add_(grads[i - 1], alpha=scale)
-        if momentum:
-            p.add_(buf, alpha=-lr)
-        p.grad = None
-    return True
-
-
-class _Scale(nn.Module):
-    """Multiplies its input by a fixed vector (1 / sigma for a Gaussian RBM's encoder)."""
-
-    def __init__(self, factor: Tensor):
-        super().__init__()
-        self.register_buffer("factor", factor.detach().clone())
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.factor
 
 
 class RBM(nn.Module):
@@ -174,7 +113,7 @@ class RBM(nn.Module):
         self.n_chains = check_int("n_chains", n_chains, 1)
         self.sigma_init = check_real("sigma", sigma, 0.0, low_open=True)
         self.learn_sigma = bool(learn_sigma)
-        if self.learn_sigma and self.visible.name != "gaussian":
+        if self.learn_sigma and not self.visible.has_sigma:
             raise ValueError(f"learn_sigma=True needs visible='gaussian'. Got visible={self.visible.name!r} instead.")
         self.sparsity_target = check_real("sparsity_target", sparsity_target, 0.0, 1.0, low_open=True, high_open=True)
         self.sparsity_weight = check_real("sparsity_weight", sparsity_weight, 0.0)
@@ -183,14 +122,12 @@ class RBM(nn.Module):
         self.weight = nn.Parameter(torch.empty(self.n_hidden, self.n_visible, **fk))
         self.visible_bias = nn.Parameter(torch.empty(self.n_visible, **fk))
         self.hidden_bias = nn.Parameter(torch.empty(self.n_hidden, **fk))
-        if self.visible.name == "gaussian":
-            log_sigma = torch.empty(self.n_visible, **fk)
-            if self.learn_sigma:
-                self.log_sigma = nn.Parameter(log_sigma)
-            else:
-                self.register_buffer("log_sigma", log_sigma)
+        # log sigma per visible unit, for units with a scale (Gaussian); None for binary units
+        log_sigma = torch.empty(self.n_visible, **fk) if self.visible.has_sigma else None
+        if self.learn_sigma:
+            self.log_sigma = nn.Parameter(log_sigma)
         else:
-            self.register_buffer("log_sigma", None)
+            self.register_buffer("log_sigma", log_sigma)
         if self.persistent:
             self.register_buffer("chains", torch.empty(self.n_chains, self.n_visible, **fk))
         else:
@@ -206,15 +143,14 @@ class RBM(nn.Module):
             nn.init.normal_(self.weight, 0.0, 0.01)
             nn.init.zeros_(self.visible_bias)
             nn.init.zeros_(self.hidden_bias)
-            if self.log_sigma is not None:
-                self.log_sigma.fill_(math.log(self.sigma_init))  # in double: exact for float64 models
+            self.visible.init_log_sigma(self.log_sigma, self.sigma_init)
             if self.chains is not None:
                 self.chains.copy_(self._random_visible(self.n_chains))
 
     def _random_visible(self, n: int) -> Tensor:
         """n samples of the visible units from the base-rate model p(v) ~ exp(-V(v)) (no hidden units)."""
         a = self.visible_bias.detach().expand(n, self.n_visible)
-        return self._sample_visible_from_input(a.clone())
+        return self.visible.sample(a.clone(), log_sigma=self.log_sigma)
 
     @torch.no_grad()
     def init_visible_bias(self, x: Tensor) -> "RBM":
@@ -223,14 +159,7 @@ class RBM(nn.Module):
         ``atanh`` of the mean for spin units); the data mean for Gaussian units. PCD chains
         restart from the resulting base-rate model."""
         x = self.validate_data(x)
-        m = x.to(self.weight).mean(0)
-        if self.visible.name == "bernoulli":
-            p = m.clamp(1e-3, 1 - 1e-3)
-            self.visible_bias.copy_(torch.log(p / (1 - p)))
-        elif self.visible.name == "spin":
-            self.visible_bias.copy_(torch.atanh(m.clamp(-1 + 2e-3, 1 - 2e-3)))
-        else:
-            self.visible_bias.copy_(m)
+        self.visible_bias.copy_(self.visible.bias_from_mean(x.to(self.weight).mean(0)))
         if self.chains is not None:
             self.chains.copy_(self._random_visible(self.n_chains))
         return self
@@ -242,15 +171,13 @@ class RBM(nn.Module):
     @property
     def sigma(self) -> Tensor:
         """Per-unit standard deviations of Gaussian visible units (ones for binary units)."""
-        if self.log_sigma is None:
-            return torch.ones(self.n_visible, device=self.weight.device, dtype=self.weight.dtype)
-        return self.log_sigma.exp()
+        return self.visible.sigma(self.log_sigma, self.visible_bias)
 
     # ---- the maths: one method per formula ---------------------------------------------------
 
     def _stat(self, v: Tensor) -> Tensor:
         """s(v): v for binary visible units, v / sigma for Gaussian ones."""
-        return v / self.sigma if self.log_sigma is not None else v
+        return self.visible.statistic(v, self.log_sigma)
 
     def hidden_input(self, v: Tensor) -> Tensor:
         """a = c + W s(v), shape (B, n_hidden)."""
@@ -258,9 +185,7 @@ class RBM(nn.Module):
 
     def visible_term(self, v: Tensor) -> Tensor:
         """V(v): ``-b^T v`` (binary) or ``sum_i (v_i - b_i)^2 / (2 sigma_i^2)`` (Gaussian), shape (B,)."""
-        if self.log_sigma is not None:
-            return (((v - self.visible_bias) / self.sigma) ** 2).sum(1) / 2
-        return -v @ self.visible_bias
+        return self.visible.visible_term(v, self.visible_bias, self.log_sigma)
 
     def energy(self, v: Tensor, h: Tensor) -> Tensor:
         """E(v, h) = V(v) - h^T W s(v) - c^T h, shape (B,)."""
@@ -283,25 +208,15 @@ class RBM(nn.Module):
 
     def visible_input(self, h: Tensor) -> Tensor:
         """b + W^T h for binary visible units; for Gaussian ones the mean b + sigma * (W^T h)."""
-        if self.log_sigma is not None:
-            return self.visible_bias + self.sigma * (h @ self.weight)
-        if h.dim() == 2:
-            return torch.addmm(self.visible_bias, h, self.weight)  # b + h W, (B, n_visible), one fused call
-        return self.visible_bias + h @ self.weight
+        return self.visible.visible_input(h, self.weight, self.visible_bias, self.log_sigma)
 
     def visible_mean(self, h: Tensor) -> Tensor:
         """E[v | h]: sigmoid(b + W^T h) (Bernoulli), tanh (spin), b + sigma W^T h (Gaussian)."""
-        a = self.visible_input(h)
-        return a if self.log_sigma is not None else self.visible.mean(a)
-
-    def _sample_visible_from_input(self, a: Tensor) -> Tensor:
-        if self.log_sigma is not None:
-            return a + self.sigma * torch.randn_like(a)
-        return self.visible.sample(a)
+        return self.visible.mean(self.visible_input(h))
 
     def sample_visible(self, h: Tensor) -> Tensor:
         """v ~ p(v | h): Bernoulli / spin samples, or N(b + sigma W^T h, sigma^2) for Gaussian units."""
-        return self._sample_visible_from_input(self.visible_input(h))
+        return self.visible.sample(self.visible_input(h), log_sigma=self.log_sigma)
 
     def gibbs(self, v: Tensor, steps: int = 1) -> Tensor:
         """``steps`` sweeps of block Gibbs sampling v -> h -> v, returning the last visible sample."""
@@ -329,10 +244,7 @@ class RBM(nn.Module):
         lin = nn.Linear(self.n_visible, self.n_hidden, device=self.weight.device, dtype=self.weight.dtype)
         lin.weight = self.weight
         lin.bias = self.hidden_bias
-        act = nn.Sigmoid() if self.hidden.name == "bernoulli" else nn.Tanh()
-        if self.log_sigma is not None:
-            return nn.Sequential(_Scale(1.0 / self.sigma.detach()), lin, act)
-        return nn.Sequential(lin, act)
+        return nn.Sequential(*self.visible.encoder_input(self.log_sigma), lin, self.hidden.activation_module())
 
     def _input(self, v: Any) -> Tensor:
         if isinstance(v, (tuple, list)):
@@ -401,13 +313,13 @@ class RBM(nn.Module):
         v = self._input(v).clone()
         keep = torch.as_tensor(known, dtype=torch.bool, device=v.device).expand_as(v)
         fixed = v.clone()
-        v = torch.where(keep, fixed, torch.full_like(v, 0.5) if self.visible.name == "bernoulli" else torch.zeros_like(v))
+        v = torch.where(keep, fixed, self.visible.mean(torch.zeros_like(v)))  # unknown units start at mean(0)
         total = torch.zeros_like(v)
         count = 0
         for t in range(check_int("steps", steps, 1)):
             h = self.sample_hidden(v)
             mean = self.visible_mean(h)
-            v = torch.where(keep, fixed, self._sample_visible_from_input(self.visible_input(h)))
+            v = torch.where(keep, fixed, self.sample_visible(h))
             if t >= burn_in:
                 total += mean
                 count += 1
@@ -497,7 +409,7 @@ class RBM(nn.Module):
                 a = self.hidden_input(v)
             h = self.hidden.sample_from_mean(h0) if step == 0 and h0 is not None else self.hidden.sample(a)
             last = step == self.k - 1
-            if last and not self.sample_reconstruction and self.log_sigma is None:
+            if last and not self.sample_reconstruction and self.visible.mean_reconstruction:
                 v = self.visible_mean(h)
             else:
                 v = self.sample_visible(h)
@@ -516,21 +428,56 @@ class RBM(nn.Module):
             loss = loss + self._sparsity_penalty(self.hidden_probs(v0).mean(0))
         return loss
 
-    def training_step(self, batch: Any, optimizer: torch.optim.Optimizer) -> Tensor:
-        """One CD-k / PCD update with the closed-form gradient, then ``optimizer.step()``.
+    @torch.no_grad()
+    def gradient_terms(self, batch: Any) -> tuple[list[tuple[float, Tensor, Tensor]], list[Tensor], Tensor]:
+        """The closed-form CD-k / PCD gradient of :meth:`training_loss` (to be descended).
 
-        Gradients (of the surrogate, to be descended)::
+        ::
 
             dW = -(E[h|v0] s(v0)^T / B - E[h|v-] s(v-)^T / B-)
             dc = -(mean E[h|v0] - mean E[h|v-])
             db = -(mean v0 - mean v-)                      (binary visible units)
             db = -(mean (v0 - b)/sigma^2 - mean (v- - b)/sigma^2)   (Gaussian)
 
-        With ``learn_sigma`` the step goes through autograd on :meth:`training_loss` instead.
-        Returns the surrogate loss (computed from products already made).
-        """
-        from ..training import all_reduce_mean
+        (plus the sparsity penalty's terms). 5 matrix products per CD-1 batch: ``dW`` is returned
+        as ``(coef, left, right)`` terms, ``dW = sum coef * left^T @ right``, for
+        :func:`layerwise.optim.outer_product_step`.
 
+        Returns
+        -------
+        (terms, [db, dc], loss) with the surrogate loss computed from the products already made.
+        """
+        v0 = self._input(batch)
+        a0 = self.hidden_input(v0)                       # 1
+        h0 = self.hidden.mean(a0)
+        v_neg = self.negative_phase(v0, a0, h0)          # 2 (CD-1)
+        a_neg = self.hidden_input(v_neg)                 # 3
+        h_neg = self.hidden.mean(a_neg)
+        s0, s_neg = self._stat(v0), self._stat(v_neg)
+        n0, n_neg = v0.shape[0], v_neg.shape[0]
+        g_c = h_neg.mean(0) - h0.mean(0)
+        hidden_lp = self.hidden.log_partition(a0).sum(1).mean() - self.hidden.log_partition(a_neg).sum(1).mean()
+        # d/db and value of mean V(v0) - mean V(v-)
+        g_b, visible_gap = self.visible.contrast(v0, v_neg, self.visible_bias, self.log_sigma)
+        loss = visible_gap - hidden_lp
+        terms = [(1.0 / n_neg, h_neg, s_neg), (-1.0 / n0, h0, s0)]   # 4, 5 (made by the optimiser step)
+        if self.sparsity_weight > 0:
+            q = h0.mean(0)
+            err = self.sparsity_weight * (q - self.sparsity_target)  # d penalty / d q
+            dmean = self.hidden.mean_derivative(h0)                # d E[h|v] / d a, (B, H)
+            g_c = g_c + err * dmean.mean(0)
+            terms.append((1.0 / n0, err * dmean, s0))
+            loss = loss + self._sparsity_penalty(q)
+        return terms, [g_b, g_c], loss
+
+    def training_step(self, batch: Any, optimizer: torch.optim.Optimizer) -> Tensor:
+        """One CD-k / PCD update: the closed-form gradient (:meth:`gradient_terms`), then the
+        optimiser's step (:func:`layerwise.optim.outer_product_step`: momentum, weight decay on W
+        only, learning-rate schedule as configured in :func:`layerwise.fit`).
+
+        With ``learn_sigma`` the step goes through autograd on :meth:`training_loss` instead.
+        Returns the surrogate loss.
+        """
         if self.learn_sigma:
             optimizer.zero_grad(set_to_none=True)
             loss = self.training_loss(batch)
@@ -538,49 +485,9 @@ class RBM(nn.Module):
             all_reduce_mean([p.grad for p in self.parameters() if p.grad is not None])
             optimizer.step()
             return loss.detach()
-        with torch.no_grad():
-            v0 = self._input(batch)
-            a0 = self.hidden_input(v0)                       # 1
-            h0 = self.hidden.mean(a0)
-            v_neg = self.negative_phase(v0, a0, h0)          # 2 (CD-1)
-            a_neg = self.hidden_input(v_neg)                 # 3
-            h_neg = self.hidden.mean(a_neg)
-            s0, s_neg = self._stat(v0), self._stat(v_neg)
-            n0, n_neg = v0.shape[0], v_neg.shape[0]
-            g_c = h_neg.mean(0) - h0.mean(0)
-            hidden_lp = self.hidden.log_partition(a0).sum(1).mean() - self.hidden.log_partition(a_neg).sum(1).mean()
-            if self.log_sigma is not None:
-                var = self.sigma ** 2
-                g_b = ((v_neg - self.visible_bias) / var).mean(0) - ((v0 - self.visible_bias) / var).mean(0)
-                loss = self.visible_term(v0).mean() - self.visible_term(v_neg).mean() - hidden_lp
-            else:
-                g_b = v_neg.mean(0) - v0.mean(0)
-                # mean V(v0) - mean V(v-) = -(mean v0 - mean v-) . b = g_b . b: no pass over the batch
-                loss = g_b @ self.visible_bias - hidden_lp
-            # dW as (coefficient, left, right) terms: dW = sum coef * left^T @ right     # 4, 5
-            terms = [(1.0 / n_neg, h_neg, s_neg), (-1.0 / n0, h0, s0)]
-            if self.sparsity_weight > 0:
-                q = h0.mean(0)
-                err = self.sparsity_weight * (q - self.sparsity_target)  # d penalty / d q
-                dmean = self._hidden_mean_derivative(h0)               # d E[h|v] / d a, (B, H)
-                g_c = g_c + err * dmean.mean(0)
-                terms.append((1.0 / n0, err * dmean, s0))
-                loss = loss + self._sparsity_penalty(q)
-            if _sgd_in_place(optimizer, [self.weight, self.visible_bias, self.hidden_bias], terms, [g_b, g_c]):
-                return loss
-            g_w = torch.zeros_like(self.weight)
-            for coef, left, right in terms:
-                g_w.addmm_(left.T, right, alpha=coef)
-            grads = [g_w, g_b, g_c]
-            all_reduce_mean(grads)
-        for p, g in zip((self.weight, self.visible_bias, self.hidden_bias), grads):
-            p.grad = g  # fresh tensors each step: hand them over, no copy
-        optimizer.step()
+        terms, grads, loss = self.gradient_terms(batch)
+        outer_product_step(optimizer, [self.weight, self.visible_bias, self.hidden_bias], terms, grads)
         return loss
-
-    def _hidden_mean_derivative(self, m: Tensor) -> Tensor:
-        """d E[h|v] / d a through the mean: m (1 - m) for Bernoulli, 1 - m^2 for spin units."""
-        return m * (1 - m) if self.hidden.name == "bernoulli" else 1 - m * m
 
     @torch.no_grad()
     def metrics(self, batch: Any) -> dict[str, float]:
@@ -598,20 +505,14 @@ class RBM(nn.Module):
     def log_partition(self, method: str = "exact", **options: Any) -> float:
         """log Z: ``method="exact"`` (sum over the smaller layer) or ``"ais"`` (annealed
         importance sampling, Salakhutdinov & Murray 2008). See :mod:`layerwise.partition`."""
-        from .. import partition
-
         return partition.log_partition(self, method=method, **options)
 
     def log_likelihood(self, v: Tensor, method: str = "exact", log_z: float | None = None, **options: Any) -> Tensor:
         """log p(v) = -F(v) - log Z per row, with log Z by ``method`` unless given."""
-        from .. import partition
-
         return partition.log_likelihood(self, v, method=method, log_z=log_z, **options)
 
     def pseudo_log_likelihood(self, v: Tensor, exact: bool = True, generator: torch.Generator | None = None) -> Tensor:
         """sum_i log p(v_i | v_-i) per row (``exact``), or n_visible times one random bit's term."""
-        from .. import partition
-
         return partition.pseudo_log_likelihood(self, v, exact=exact, generator=generator)
 
     # ---- bookkeeping -------------------------------------------------------------------------

@@ -53,51 +53,22 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_tensor
+from .._validation import check_choice, check_int, check_sizes, check_tensor
+from ..functional import binary_states, log_bernoulli
+from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
+from ..training import all_reduce_mean
+from ..units import get_units
 
 __all__ = ["SigmoidBeliefNet"]
 
-#: ``log_likelihood(method="exact")`` refuses nets whose largest summed table, 2^{n_1} or
-#: 2^{n_k + n_{k+1}} for adjacent hidden layers, has more than 2^MAX_ENUMERATED_UNITS entries.
-MAX_ENUMERATED_UNITS = 20
-#: Elements of one temporary tensor in the likelihood computations (rows and samples are chunked).
-_CHUNK_ELEMENTS = 1 << 22
-
-
-def _check_sizes(sizes: Any) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(
-            "The 'sizes' parameter must be a list of ints (visible layer first, e.g. [784, 200, 50]). "
-            f"Got {sizes!r} instead."
-        )
-    sizes = list(sizes)
-    if len(sizes) < 2:
-        raise ValueError(
-            "The 'sizes' parameter must list at least 2 layer sizes (the visible layer and one hidden "
-            f"layer, e.g. [784, 200]). Got {sizes!r} instead."
-        )
-    return [check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes)]
-
-
-def _log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
-    """log p(x | a) = sum_i x_i a_i - softplus(a_i) of factorial Bernoulli units, over the last dim.
-
-    (``log sigm(a) = a - softplus(a)`` and ``log(1 - sigm(a)) = -softplus(a)``.)
-    """
-    return (x * logits - F.softplus(logits)).sum(-1)
-
-
-def _sample(logits: Tensor, generator: torch.Generator | None) -> Tensor:
-    """x ~ Bernoulli(sigm(a)) as ``u < sigm(a)`` with u ~ U[0, 1)."""
-    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
-    return (u < torch.sigmoid(logits)).to(logits.dtype)
+_BERNOULLI = get_units("bernoulli")
 
 
 def _states(n: int, device, dtype) -> Tensor:
-    """All 2^n states of n binary units, shape (2^n, n), in binary counting order (first unit
-    most significant, as ``itertools.product``)."""
-    codes = torch.arange(2 ** n, device=device)
-    return ((codes[:, None] >> torch.arange(n - 1, -1, -1, device=device)) & 1).to(dtype)
+    """All 2^n states of n binary units, shape (2^n, n), first unit most significant (as
+    ``itertools.product``): the order the exact sums have always run in (their last bit depends
+    on the order of the terms)."""
+    return binary_states(n, device=device, dtype=dtype).flip(1)
 
 
 class SigmoidBeliefNet(nn.Module):
@@ -152,7 +123,7 @@ class SigmoidBeliefNet(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes("sizes", sizes, 2, (784, 200, 50))
         fk = {"device": device, "dtype": dtype}
         pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
         self.generative_weights = nn.ParameterList(nn.Parameter(torch.empty(lo, hi, **fk)) for lo, hi in pairs)
@@ -178,8 +149,7 @@ class SigmoidBeliefNet(nn.Module):
         """Set b_0 to the data's base rates, ``b_0i = log(p_i / (1 - p_i))`` with p_i the fraction
         of rows in which unit i is on (clipped to [0.001, 0.999]), so that training starts from
         the independent-pixel model rather than from p = 1/2 everywhere. Returns ``self``."""
-        p = self._data(x).mean(0).clamp(1e-3, 1 - 1e-3)
-        self.generative_biases[0].copy_(torch.log(p / (1 - p)))
+        self.generative_biases[0].copy_(_BERNOULLI.bias_from_mean(self._data(x).mean(0)))
         return self
 
     def init_from_data(self, x: Any) -> "SigmoidBeliefNet":
@@ -272,9 +242,9 @@ class SigmoidBeliefNet(nn.Module):
     def _log_joint(p, v: Tensor, hs: Sequence[Tensor]) -> Tensor:
         W, b, a, _, _ = p
         layers = [v, *hs]
-        out = _log_bernoulli(layers[-1], a)
+        out = log_bernoulli(layers[-1], a)
         for k in range(len(W)):
-            out = out + _log_bernoulli(layers[k], F.linear(layers[k + 1], W[k], b[k]))
+            out = out + log_bernoulli(layers[k], F.linear(layers[k + 1], W[k], b[k]))
         return out
 
     @staticmethod
@@ -283,7 +253,7 @@ class SigmoidBeliefNet(nn.Module):
         layers = [v, *hs]
         out = 0.0
         for k in range(len(R)):
-            out = out + _log_bernoulli(layers[k + 1], F.linear(layers[k], R[k], c[k]))
+            out = out + log_bernoulli(layers[k + 1], F.linear(layers[k], R[k], c[k]))
         return out
 
     def log_joint(self, v: Tensor, hs: Sequence[Tensor]) -> Tensor:
@@ -318,7 +288,7 @@ class SigmoidBeliefNet(nn.Module):
 
     def log_prior(self, h_top: Tensor) -> Tensor:
         """log p(h^L) = sum_j h^L_j a_j - softplus(a_j), shape (...,)."""
-        return _log_bernoulli(h_top, self.top_bias)
+        return log_bernoulli(h_top, self.top_bias)
 
     # ---- sampling and inference ---------------------------------------------------------------
 
@@ -330,8 +300,8 @@ class SigmoidBeliefNet(nn.Module):
         for k in range(len(R)):
             logits = F.linear(h, R[k], c[k])
             if sample:
-                h = _sample(logits, generator)
-                log_q = log_q + _log_bernoulli(h, logits)
+                h = _BERNOULLI.sample(logits, generator)
+                log_q = log_q + log_bernoulli(h, logits)
             else:
                 h = torch.sigmoid(logits)
             hs.append(h)
@@ -342,10 +312,10 @@ class SigmoidBeliefNet(nn.Module):
         """Ancestral sampling: ``[v, h^1, ..., h^L]`` with leading shape ``n``."""
         W, b, a, _, _ = p
         shape = (n,) if isinstance(n, int) else tuple(n)
-        h = _sample(a.expand(*shape, a.shape[0]), generator)
+        h = _BERNOULLI.sample(a.expand(*shape, a.shape[0]), generator)
         layers = [h]
         for k in range(len(W) - 1, -1, -1):
-            h = _sample(F.linear(h, W[k], b[k]), generator)
+            h = _BERNOULLI.sample(F.linear(h, W[k], b[k]), generator)
             layers.append(h)
         return layers[::-1]
 
@@ -457,7 +427,7 @@ class SigmoidBeliefNet(nn.Module):
         dev, dt = v.device, v.dtype
         L = len(W)
         states = _states(self.sizes[L], dev, dt)
-        log_p = _log_bernoulli(states, a)                        # log p(h^L), (2^{n_L},)
+        log_p = log_bernoulli(states, a)                        # log p(h^L), (2^{n_L},)
         for k in range(L - 1, 0, -1):                            # sum h^{k+1} out: log p(h^k)
             below = _states(self.sizes[k], dev, dt)              # (2^{n_k}, n_k)
             logits = F.linear(states, W[k], b[k])                # (2^{n_{k+1}}, n_k)
@@ -466,14 +436,14 @@ class SigmoidBeliefNet(nn.Module):
             states = below
         logits = F.linear(states, W[0], b[0])                    # (2^{n_1}, n_0)
         norm = F.softplus(logits).sum(1) - log_p                 # (2^{n_1},)
-        rows = max(1, _CHUNK_ELEMENTS // states.shape[0])
+        rows = max(1, CHUNK_ELEMENTS // states.shape[0])
         out = [torch.logsumexp(x @ logits.T - norm, dim=1) for x in v.split(rows)]
         return torch.cat(out)
 
     def _is_log_likelihood(self, p, v: Tensor, n_samples: int, generator: torch.Generator | None) -> Tensor:
         width = max(self.sizes)
-        k_chunk = max(1, min(n_samples, _CHUNK_ELEMENTS // width))
-        rows = max(1, _CHUNK_ELEMENTS // (k_chunk * width))
+        k_chunk = max(1, min(n_samples, CHUNK_ELEMENTS // width))
+        rows = max(1, CHUNK_ELEMENTS // (k_chunk * width))
         out = []
         for x in v.split(rows):
             log_w = []
@@ -492,13 +462,13 @@ class SigmoidBeliefNet(nn.Module):
         W, b, a, _, _ = self._params()
         layers = [v, *hs]
         n = v.shape[0]
-        g_w, g_b, log_p = [], [], _log_bernoulli(layers[-1], a).sum()
+        g_w, g_b, log_p = [], [], log_bernoulli(layers[-1], a).sum()
         for k in range(len(W)):
             logits = F.linear(layers[k + 1], W[k], b[k])
             err = layers[k] - torch.sigmoid(logits)              # target - prediction, (B, n_k)
             g_w.append(err.T @ layers[k + 1] / n)                # (n_k, n_{k+1})
             g_b.append(err.mean(0))
-            log_p = log_p + _log_bernoulli(layers[k], logits).sum()
+            log_p = log_p + log_bernoulli(layers[k], logits).sum()
         g_a = layers[-1].mean(0) - torch.sigmoid(a)
         return [*g_w, *g_b, g_a], log_p / n
 
@@ -512,7 +482,7 @@ class SigmoidBeliefNet(nn.Module):
             err = fantasy[k + 1] - torch.sigmoid(logits)         # (B, n_{k+1})
             g_r.append(err.T @ fantasy[k] / n)                   # (n_{k+1}, n_k)
             g_c.append(err.mean(0))
-            log_q = log_q + _log_bernoulli(fantasy[k + 1], logits).sum()
+            log_q = log_q + log_bernoulli(fantasy[k + 1], logits).sum()
         return [*g_r, *g_c], log_q / n
 
     @torch.no_grad()
@@ -569,8 +539,6 @@ class SigmoidBeliefNet(nn.Module):
         ``-mean log p(v, h) - mean log q(h~ | v~)`` (nats): its first term is the wake
         objective, its second the sleep one.
         """
-        from ..training import all_reduce_mean
-
         with torch.no_grad():
             v = self._batch(batch).to(self.top_bias.device, self.top_bias.dtype)
             hs = self._up(self._params(), v, True, None)[0]

@@ -44,27 +44,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_int, check_real, check_tensor
-from .dbn import DBN, _check_sizes
+from .._validation import check_int, check_real, check_sizes, check_tensor
+from ..functional import bernoulli_entropy, log_bernoulli, sample_bernoulli
+from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
+from ..training import all_reduce_mean
+from .dbn import DBN
 from .rbm import RBM
 
 __all__ = ["UpDownDBN"]
-
-#: The top RBM's log Z is computed exactly when its smaller layer has at most this many units.
-MAX_EXACT_LOG_Z_UNITS = 20
-#: Elements of one temporary tensor in :meth:`UpDownDBN.lower_bound` (rows are chunked to fit).
-_CHUNK_ELEMENTS = 1 << 22
-
-
-def _log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
-    """log p(x | a) = sum_i x_i a_i - softplus(a_i) over the last dim (a negative cross-entropy
-    when x holds probabilities)."""
-    return (x * logits - F.softplus(logits)).sum(-1)
-
-
-def _bernoulli_entropy(logits: Tensor) -> Tensor:
-    """Entropy of factorial Bernoulli(sigm(a)) units, ``sum_j softplus(a_j) - a_j sigm(a_j)``."""
-    return (F.softplus(logits) - logits * torch.sigmoid(logits)).sum(-1)
 
 
 class UpDownDBN(nn.Module):
@@ -109,7 +96,7 @@ class UpDownDBN(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes("sizes", sizes, 2, (784, 500, 2000))
         if len(self.sizes) < 3:
             raise ValueError(
                 "The 'sizes' parameter must list at least 3 layer sizes for up-down fine-tuning (the "
@@ -229,7 +216,7 @@ class UpDownDBN(nn.Module):
         """Generative down pass from a state of layer L-1: intermediate layers sampled from
         ``p(h^{k-1} | h^k)``, the probabilities ``p(v = 1 | h^1)`` at the bottom (as ``DBN.down``)."""
         for k in range(len(self.generative_weights) - 1, 0, -1):
-            h = torch.bernoulli(torch.sigmoid(self.generative_logits(k, h)))
+            h = sample_bernoulli(torch.sigmoid(self.generative_logits(k, h)))
         return torch.sigmoid(self.generative_logits(0, h))
 
     @torch.no_grad()
@@ -250,14 +237,14 @@ class UpDownDBN(nn.Module):
         n = check_int("n", n, 1)
         gibbs_steps = check_int("gibbs_steps", gibbs_steps, 0)
         chain = self.top.sample(n, gibbs_steps)
-        return self.down(torch.bernoulli(chain.clamp(0.0, 1.0)))
+        return self.down(sample_bernoulli(chain))
 
     # ---- up-down learning ---------------------------------------------------------------------
 
     def _wake_states(self, v: Tensor) -> list[Tensor]:
         states = [v]
         for k in range(len(self.recognition_weights)):
-            states.append(torch.bernoulli(torch.sigmoid(self.recognition_logits(k, states[-1]))))
+            states.append(sample_bernoulli(torch.sigmoid(self.recognition_logits(k, states[-1]))))
         return states
 
     def _sleep_states(self, top_visible: Tensor) -> list[Tensor]:
@@ -265,7 +252,7 @@ class UpDownDBN(nn.Module):
         states = [top_visible]
         for k in range(len(self.generative_weights) - 1, -1, -1):
             p = torch.sigmoid(self.generative_logits(k, states[0]))
-            states.insert(0, p if k == 0 else torch.bernoulli(p))
+            states.insert(0, p if k == 0 else sample_bernoulli(p))
         return states
 
     def generative_updates(self, wake: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor], Tensor]:
@@ -278,7 +265,7 @@ class UpDownDBN(nn.Module):
             err = wake[k] - torch.sigmoid(logits)
             g_w.append(err.T @ wake[k + 1] / n)
             g_b.append(err.mean(0))
-            log_p = log_p + _log_bernoulli(wake[k], logits).sum() / n
+            log_p = log_p + log_bernoulli(wake[k], logits).sum() / n
         return g_w, g_b, log_p
 
     def recognition_updates(self, sleep: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
@@ -298,12 +285,12 @@ class UpDownDBN(nn.Module):
         after ``k_top`` Gibbs sweeps started at ``x0``."""
         top = self.top
         p0 = top.hidden_probs(x0)
-        h = torch.bernoulli(p0)
+        h = sample_bernoulli(p0)
         for step in range(self.k_top):
-            x = torch.bernoulli(top.visible_mean(h))
+            x = sample_bernoulli(top.visible_mean(h))
             p = top.hidden_probs(x)
             if step < self.k_top - 1:
-                h = torch.bernoulli(p)
+                h = sample_bernoulli(p)
         return p0, x, p
 
     def training_step(self, batch: Any, optimizer: torch.optim.Optimizer) -> Tensor:
@@ -314,8 +301,6 @@ class UpDownDBN(nn.Module):
         description length, which the generative updates lower. (The top RBM's term needs its
         log Z and is not included; use :meth:`lower_bound` to evaluate the model.)
         """
-        from ..training import all_reduce_mean
-
         with torch.no_grad():
             top = self.top
             v = self._batch(batch).to(top.weight.device, top.weight.dtype)
@@ -349,10 +334,10 @@ class UpDownDBN(nn.Module):
 
     def top_log_partition(self, v: Any = None, ais_options: dict | None = None,
                           generator: torch.Generator | None = None) -> float:
-        """log Z of the top RBM: exact when its smaller layer has at most ``MAX_EXACT_LOG_Z_UNITS``
+        """log Z of the top RBM: exact when its smaller layer has at most ``MAX_ENUMERATED_UNITS``
         units, else AIS (``ais_options``; ``data`` defaults to the recognition codes of ``v``)."""
         top = self.top
-        if min(top.n_visible, top.n_hidden) <= MAX_EXACT_LOG_Z_UNITS:
+        if min(top.n_visible, top.n_hidden) <= MAX_ENUMERATED_UNITS:
             return float(top.log_partition(method="exact"))
         opts = dict(ais_options or {})
         if v is not None and "data" not in opts and "base_visible_bias" not in opts:
@@ -388,7 +373,7 @@ class UpDownDBN(nn.Module):
             log_z = self.top_log_partition(x, ais_options, generator)
         else:
             log_z = check_real("log_z", float(log_z))
-        rows = max(1, _CHUNK_ELEMENTS // (n_samples * max(self.sizes)))
+        rows = max(1, CHUNK_ELEMENTS // (n_samples * max(self.sizes)))
         return torch.cat([self._bound(x[i:i + rows], n_samples, generator) for i in range(0, x.shape[0], rows)]) - log_z
 
     def _bound(self, x: Tensor, n_samples: int, generator: torch.Generator | None) -> Tensor:
@@ -399,7 +384,7 @@ class UpDownDBN(nn.Module):
             a = self.recognition_logits(k, h)
             u = torch.rand(a.shape, generator=generator, device=a.device, dtype=a.dtype)
             h_up = (u < torch.sigmoid(a)).to(a.dtype)
-            total += _bernoulli_entropy(a) + _log_bernoulli(h, self.generative_logits(k, h_up))
+            total += bernoulli_entropy(logits=a).sum(-1) + log_bernoulli(h, self.generative_logits(k, h_up))
             h = h_up
         total -= self.top.free_energy(h.reshape(n * n_samples, -1)).reshape(n, n_samples)
         return total.mean(1)
