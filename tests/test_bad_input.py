@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import layerwise as lw
-from layerwise.checkpoint import CheckpointError
 
 
 @pytest.fixture
@@ -74,17 +73,3 @@ def test_missing_and_corrupt_data_files(tmp_path):
     (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + b"\0" * 10))
     with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz.*1568"):
         lw.datasets.load("mnist", root=tmp_path)
-
-
-def test_missing_corrupt_and_mismatched_checkpoints(tmp_path, ae):
-    with pytest.raises(CheckpointError, match="No checkpoint at"):
-        lw.load_model(tmp_path / "none")
-    lw.fit(ae, torch.rand(10, 6), epochs=1, checkpoint_dir=tmp_path / "run", progress=False)
-    with pytest.raises(CheckpointError, match=r"'encoder_layers.0.weight' has shape \(3, 6\) in the checkpoint, but \(4, 6\)"):
-        lw.load_model(tmp_path / "run", model=lw.AutoEncoder(6, [4]))
-    (tmp_path / "run" / "last" / "model.safetensors").write_bytes(b"\0\1\2")
-    with pytest.raises(CheckpointError, match="corrupt"):
-        lw.load_model(tmp_path / "run")
-    with pytest.raises(CheckpointError, match="corrupt"):  # resume refuses it too, before training
-        lw.fit(lw.AutoEncoder(6, [3]), torch.rand(10, 6), epochs=2, checkpoint_dir=tmp_path / "run",
-               resume=True, progress=False)

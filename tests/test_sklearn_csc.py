@@ -11,7 +11,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
-from layerwise.models.csc import ConvSparseCoding
 from layerwise.sklearn import ConvSparseCodingTransformer
 
 

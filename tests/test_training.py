@@ -1,12 +1,10 @@
 """The one training loop: batching, resume, NaN guard, checkpoints, bad input, DDP."""
 
-import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -17,37 +15,9 @@ from layerwise.models.autoencoder import AutoEncoder
 from layerwise.models.rbm import RBM
 from layerwise.training import Callback, History, NonFiniteLossError, default_optimizer, fit
 
+from _models import Noisy, regression
+
 HERE = Path(__file__).resolve().parent
-
-
-class Noisy(nn.Module):
-    """A tiny model whose loss uses torch's RNG, so resume must restore RNG state too."""
-
-    def __init__(self, n_in=5, n_out=3, noise=0.1):
-        super().__init__()
-        self.n_in, self.n_out, self.noise = n_in, n_out, noise
-        self.lin = nn.Linear(n_in, n_out)
-        self.metric_calls = 0
-
-    def config(self):
-        return {"n_in": self.n_in, "n_out": self.n_out, "noise": self.noise}
-
-    def training_loss(self, batch):
-        x, y = batch
-        x = x + self.noise * torch.randn_like(x)
-        return ((self.lin(x) - y) ** 2).sum(1).mean()
-
-    def metrics(self, batch):
-        self.metric_calls += 1
-        x, y = batch
-        return {"mse": float(((self.lin(x) - y) ** 2).mean())}
-
-
-def regression(n=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 5, generator=g)
-    w = torch.randn(5, 3, generator=g)
-    return x, x @ w + 0.01 * torch.randn(n, 3, generator=g)
 
 
 def test_matches_a_bare_loop_over_the_same_batches():
@@ -330,29 +300,6 @@ def test_bad_data_fails_before_work(tmp_path):
         fit(Noisy(), (x, y[:9]), progress=False)
     with pytest.raises(TypeError, match="needs a training_loss"):
         fit(nn.Linear(2, 2), x, progress=False)
-
-
-def test_corrupt_or_mismatched_checkpoint_errors(tmp_path):
-    x, y = regression(10)
-    fit(Noisy(), (x, y), epochs=1, batch_size=5, checkpoint_dir=tmp_path, progress=False, device="cpu")
-    with pytest.raises(ckpt.CheckpointError, match=r"'lin.weight' has shape \(3, 5\) in the checkpoint, but \(2, 5\)"):
-        ckpt.load_model(tmp_path, model=Noisy(n_out=2))
-    (tmp_path / "last" / "model.safetensors").write_bytes(b"garbage")
-    with pytest.raises(ckpt.CheckpointError, match="model.safetensors' is corrupt"):
-        ckpt.load_model(tmp_path)
-    (tmp_path / "last" / "checkpoint.json").write_text("{not json")
-    with pytest.raises(ckpt.CheckpointError, match="checkpoint.json' is corrupt"):
-        ckpt.load_model(tmp_path)
-    with pytest.raises(ckpt.CheckpointError, match="No checkpoint at"):
-        ckpt.load_model(tmp_path / "nowhere")
-
-
-def test_checkpoint_refuses_foreign_classes(tmp_path):
-    m = Noisy()
-    ckpt.save_checkpoint(tmp_path / "c", m)
-    with pytest.raises(ckpt.CheckpointError, match="Refusing to import"):
-        ckpt.load_model(tmp_path / "c")
-    assert isinstance(ckpt.load_model(tmp_path / "c", model=Noisy()), Noisy)
 
 
 @pytest.mark.distributed
