@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from .functional import bernoulli_entropy, sample_bernoulli
 
-__all__ = ["Units", "Bernoulli", "Spin", "Gaussian", "UNITS", "get_units"]
+__all__ = ["Units", "Bernoulli", "Spin", "Gaussian", "UNITS", "get_units", "visible_names", "hidden_names"]
 
 
 class Scale(nn.Module):
@@ -62,6 +62,9 @@ class Units:
     #: Whether CD may end on the mean of the last reconstruction instead of a sample (Hinton's
     #: guide, section 3.2, for binary units).
     mean_reconstruction: bool = True
+    #: Whether an RBM may use them as its hidden layer (they sum out of exp(-E) in closed form,
+    #: :meth:`log_partition`, so the free energy exists).
+    can_be_hidden: bool = True
 
     def mean(self, a: Tensor) -> Tensor:
         raise NotImplementedError
@@ -235,6 +238,7 @@ class Gaussian(Units):
     states = None
     has_sigma = True
     mean_reconstruction = False  # CD samples the last reconstruction of Gaussian units
+    can_be_hidden = False  # hidden Gaussians are not offered (no log_partition)
 
     def mean(self, a: Tensor) -> Tensor:
         return a
@@ -297,6 +301,16 @@ class Gaussian(Units):
 
 
 UNITS: dict[str, Units] = {"bernoulli": Bernoulli(), "spin": Spin(), "gaussian": Gaussian()}
+
+
+def visible_names() -> tuple[str, ...]:
+    """Names of the unit types an RBM's visible layer can take: every registered type."""
+    return tuple(UNITS)
+
+
+def hidden_names() -> tuple[str, ...]:
+    """Names of the unit types an RBM's hidden layer can take (``can_be_hidden``)."""
+    return tuple(name for name, units in UNITS.items() if units.can_be_hidden)
 
 
 def get_units(name: str | Units, allowed: tuple[str, ...] | None = None, where: str = "units") -> Units:

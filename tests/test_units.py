@@ -9,6 +9,8 @@ import pytest
 import torch
 from scipy import integrate
 
+from layerwise import units
+from layerwise.models.rbm import RBM
 from layerwise.units import UNITS, Bernoulli, Gaussian, Scale, Spin, Units, get_units
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -160,3 +162,22 @@ def test_log_normaliser_is_the_log_sum_or_integral_of_exp_minus_v():
     ref = sum(math.log(integrate.quad(lambda v, bi=float(bi), si=float(si): math.exp(-(v - bi) ** 2 / (2 * si**2)),
                                       -50, 50)[0]) for bi, si in zip(b, sigma))
     assert float(u.log_normaliser(b, sigma.log())) == pytest.approx(ref, rel=1e-10)
+
+
+def test_a_new_unit_type_needs_no_change_in_the_rbm(monkeypatch):
+    """units.py's promise: a registered subclass is taken by the RBM as visible and hidden layer."""
+
+    class Relabelled(units.Bernoulli):
+        name = "relabelled"
+
+    monkeypatch.setitem(units.UNITS, "relabelled", Relabelled())
+    assert "relabelled" in units.visible_names() and "relabelled" in units.hidden_names()
+    assert "gaussian" in units.visible_names() and "gaussian" not in units.hidden_names()
+    torch.manual_seed(0)
+    new = RBM(5, 3, visible="relabelled", hidden="relabelled", dtype=torch.float64)
+    old = RBM(5, 3, dtype=torch.float64)
+    old.load_state_dict(new.state_dict())
+    v = (torch.rand(7, 5, dtype=torch.float64) < 0.5).to(torch.float64)
+    torch.testing.assert_close(new.free_energy(v), old.free_energy(v), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="'hidden' parameter must be one of"):
+        RBM(5, 3, hidden="gaussian")

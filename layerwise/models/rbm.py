@@ -38,7 +38,7 @@ from .. import partition
 from .._validation import check_int, check_real, check_tensor
 from ..optim import outer_product_step
 from ..training import all_reduce_mean
-from ..units import Units, get_units
+from ..units import Units, get_units, hidden_names, visible_names
 
 __all__ = ["RBM"]
 
@@ -106,8 +106,8 @@ class RBM(nn.Module):
         super().__init__()
         self.n_visible = check_int("n_visible", n_visible, 1)
         self.n_hidden = check_int("n_hidden", n_hidden, 1)
-        self.visible: Units = get_units(visible, ("bernoulli", "spin", "gaussian"), "visible")
-        self.hidden: Units = get_units(hidden, ("bernoulli", "spin"), "hidden")
+        self.visible: Units = get_units(visible, visible_names(), "visible")
+        self.hidden: Units = get_units(hidden, hidden_names(), "hidden")
         self.k = check_int("k", k, 1)
         self.persistent = bool(persistent)
         self.n_chains = check_int("n_chains", n_chains, 1)
