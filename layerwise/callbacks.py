@@ -1,4 +1,5 @@
-"""Callbacks for :func:`layerwise.fit` that draw pictures: filters, reconstructions, samples, curves.
+"""Callbacks for :func:`layerwise.fit`: pictures (filters, reconstructions, samples, curves) and
+schedules (momentum, Gibbs steps).
 
 Each is a :class:`layerwise.training.Callback`. :class:`FilterSnapshots` writes the first-layer
 filters after every few epochs; the others write one picture when training ends
@@ -6,22 +7,29 @@ filters after every few epochs; the others write one picture when training ends
 (a pre-trained layer, a fine-tuned network). Pictures that draw random numbers (noisy inputs,
 Gibbs chains) do so inside :func:`torch.random.fork_rng`, so that drawing them leaves the global
 random state, and with it every number computed afterwards, as it was.
+
+The schedules (:class:`MomentumSchedule`, :class:`GibbsStepsSchedule`) set a training setting in
+``on_epoch_start`` from the epoch number (and the run's length) alone, on every process, so that
+a run resumed from a checkpoint, or split into calls with ``initial_epoch``, trains with the same
+settings as an uninterrupted one; each writes the value it set into the epoch's history record.
 """
 
 from __future__ import annotations
 
 import os
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from ._validation import check_int
+from ._validation import check_int, check_real
 from .plots import check_image_shape, plot_curves, plot_filters, plot_reconstructions, plot_samples
 from .training import Callback
 
-__all__ = ["FilterSnapshots", "Filters", "Reconstructions", "SamplePictures", "Curves"]
+__all__ = ["FilterSnapshots", "Filters", "Reconstructions", "SamplePictures", "Curves",
+           "LinearRamp", "EpochSchedule", "MomentumSchedule", "GibbsStepsSchedule"]
 
 
 class FilterSnapshots(Callback):
@@ -252,3 +260,147 @@ class Curves(Callback):
 
     def on_fit_end(self, state: Any) -> None:
         plot_curves({self.label: list(state.history)}, self.path, keys=self.keys)
+
+
+# ---- schedules ---------------------------------------------------------------------------------
+
+
+class LinearRamp:
+    """A value going linearly from ``start`` (epoch 0) to ``end`` (the last epoch), then held.
+
+    ``value(e) = start + (end - start) * min(e / (n - 1), 1)`` at the 0-based epoch ``e``, with
+    ``n = over`` or, when ``over`` is None, the run's number of epochs. Called as
+    ``ramp(epoch, epochs)``.
+
+    Parameters
+    ----------
+    start, end : float
+        The values at epoch 0 and from epoch ``n - 1`` on.
+    over : int, optional
+        The ramp's length in epochs (default: the whole run).
+    """
+
+    def __init__(self, start: float, end: float, over: int | None = None) -> None:
+        self.start = check_real("start", start)
+        self.end = check_real("end", end)
+        self.over = None if over is None else check_int("over", over, 1)
+
+    def __call__(self, epoch: int, epochs: int) -> float:
+        n = self.over if self.over is not None else epochs
+        t = min(epoch / (n - 1), 1.0) if n > 1 else 1.0
+        return self.start + (self.end - self.start) * t
+
+    def __repr__(self) -> str:
+        over = "" if self.over is None else f", over={self.over}"
+        return f"LinearRamp({self.start:g}, {self.end:g}{over})"
+
+
+class EpochSchedule(Callback):
+    """A training setting set at the start of every epoch from the epoch number alone.
+
+    Subclasses say what is set (:meth:`apply`), under which history column (``key``), and check
+    a value (:meth:`check`).
+
+    Parameters
+    ----------
+    schedule : mapping {epoch: value} or callable
+        Milestones: the value from each 0-based epoch on (piecewise constant; epoch 0 must be
+        one of them), e.g. ``{0: 0.5, 5: 0.9}``; or ``f(epoch, epochs) -> value`` such as
+        :class:`LinearRamp`.
+    """
+
+    key = "value"
+
+    def __init__(self, schedule: Mapping[int, float] | Callable[[int, int], float]) -> None:
+        if isinstance(schedule, Mapping):
+            if not schedule or 0 not in schedule or not all(
+                    isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in schedule):
+                raise ValueError(f"The 'schedule' parameter must map 0-based epochs (ints >= 0, 0 among them) "
+                                 f"to values. Got {dict(schedule)!r} instead.")
+            self.schedule: Mapping[int, float] | Callable[[int, int], float] = {
+                e: self.check(schedule[e]) for e in sorted(schedule)}
+        elif callable(schedule):
+            self.schedule = schedule
+        else:
+            raise TypeError(f"The 'schedule' parameter must be a mapping {{epoch: value}} or a callable "
+                            f"(epoch, epochs) -> value. Got {schedule!r} instead.")
+        self.current: float | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.schedule!r})"
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` if the setting can take it; raise naming it otherwise."""
+        return value
+
+    def value(self, epoch: int, epochs: int) -> Any:
+        """The setting for the 0-based ``epoch`` of a run of ``epochs`` epochs."""
+        if callable(self.schedule):
+            return self.check(self.schedule(epoch, epochs))
+        return self.schedule[max(e for e in self.schedule if e <= epoch)]
+
+    def apply(self, state: Any, value: Any) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def on_epoch_start(self, state: Any) -> None:
+        """Set the value of epoch ``state.epoch`` (every process)."""
+        self.current = self.value(int(state.epoch), int(state.epochs))
+        self.apply(state, self.current)
+
+    def on_epoch_end(self, state: Any, record: dict | None = None) -> None:
+        """Write the value the epoch trained with into its history record (as ``key``)."""
+        if record is not None and self.current is not None:
+            record[self.key] = self.current
+
+
+class MomentumSchedule(EpochSchedule):
+    """Set the optimiser's momentum at the start of every epoch.
+
+    Hinton's practical guide (2010, section 9): momentum 0.5 while the reconstruction error
+    falls fast, then 0.9, i.e. ``MomentumSchedule({0: 0.5, 5: 0.9})``. Every param group's
+    ``momentum`` is set (SGD and RMSprop have one; Adam has none and is refused).
+
+    Parameters
+    ----------
+    schedule : mapping {epoch: momentum} or callable
+        Values in [0, 1); see :class:`EpochSchedule`.
+    """
+
+    key = "momentum"
+
+    def check(self, value: Any) -> float:
+        return check_real("momentum", value, 0.0, 1.0, high_open=True)
+
+    def apply(self, state: Any, value: float) -> None:
+        opt = state.optimizer
+        if opt is None or any("momentum" not in g for g in opt.param_groups):
+            raise ValueError(f"MomentumSchedule needs an optimiser with momentum (sgd or rmsprop); "
+                             f"got {type(opt).__name__ if opt is not None else None}.")
+        for g in opt.param_groups:
+            g["momentum"] = value
+
+
+class GibbsStepsSchedule(EpochSchedule):
+    """Set the model's number of Gibbs sweeps ``k`` (CD-k, PCD, the DBM's chains) every epoch.
+
+    Salakhutdinov & Murray (2008) train "CD25" with k increased gradually from 1 to 25:
+    ``GibbsStepsSchedule(LinearRamp(1, 25))`` (a callable's value is rounded to an int).
+
+    Parameters
+    ----------
+    schedule : mapping {epoch: k} or callable
+        Values are ints >= 1; see :class:`EpochSchedule`.
+    """
+
+    key = "k"
+
+    def check(self, value: Any) -> int:
+        if isinstance(value, float) and math.isfinite(value):
+            value = int(round(value))
+        return check_int("k", value, 1)
+
+    def apply(self, state: Any, value: int) -> None:
+        if not isinstance(getattr(state.model, "k", None), int):
+            raise ValueError(f"GibbsStepsSchedule needs a model with Gibbs steps 'k' (an RBM, a DBM); "
+                             f"got {type(state.model).__name__}.")
+        state.model.k = value

@@ -92,9 +92,15 @@ class Callback:
     """Hooks called by :func:`fit` on rank 0. Subclass and override what you need.
 
     Set ``state.stop = True`` in a hook to end training after the current epoch.
+    ``on_epoch_start`` is the exception to "rank 0": it runs on every process, before the
+    epoch's first batch (after the learning rate is set), because it is where schedules set
+    training settings (momentum, Gibbs steps) that every process must share.
     """
 
     def on_fit_start(self, state: "FitState") -> None:  # pragma: no cover - interface
+        pass
+
+    def on_epoch_start(self, state: "FitState") -> None:  # pragma: no cover - interface
         pass
 
     def on_epoch_end(self, state: "FitState", record: dict) -> None:  # pragma: no cover
@@ -340,6 +346,9 @@ def fit(
         Evaluated once an epoch: ``val_loss`` and ``val_<metric>``.
     callbacks : iterable
         :class:`Callback` objects, or callables ``f(state, record)`` run at each epoch end.
+        A callback's ``on_epoch_start(state)`` runs on every process at the start of each
+        epoch, with ``state.epoch`` the 0-based epoch about to run (schedules set momentum or
+        Gibbs steps there, from the epoch alone, so that resume gives the same run).
     progress : bool
         Show a tqdm progress bar with the live loss (rank 0 only).
     shuffle : bool
@@ -485,6 +494,9 @@ def fit(
             if opt is not None:
                 for g in opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor
+            for cb in callbacks:  # every rank: schedules set what the epoch trains with
+                if hasattr(cb, "on_epoch_start"):
+                    cb.on_epoch_start(state)
             sampler.set_epoch(epoch)
             order = torch.as_tensor(list(iter(sampler)), dtype=torch.long, device=device)
             t0 = time.perf_counter()

@@ -85,3 +85,120 @@ def test_pictures_at_fit_end_leave_the_random_state_alone(tmp_path):
         assert_png(tmp_path / name)
     # a model without input noise: nothing when only noisy reconstructions are wanted
     assert Reconstructions(tmp_path / "none.png", x[:5], noisy_only=True).draw(AutoEncoder(16, [4])) is None
+
+
+# ---- schedules (on_epoch_start) ------------------------------------------------------------------
+
+from layerwise.callbacks import GibbsStepsSchedule, LinearRamp, MomentumSchedule  # noqa: E402
+from layerwise.training import Callback  # noqa: E402
+
+
+def _binary(n=40, d=12, seed=0):
+    return (torch.rand(n, d, generator=torch.Generator().manual_seed(seed)) < 0.3).float()
+
+
+def test_on_epoch_start_runs_before_each_epoch_with_its_number():
+    seen = []
+
+    class Probe(Callback):
+        def on_epoch_start(self, state):
+            seen.append(("start", state.epoch, len(state.history)))
+
+        def on_epoch_end(self, state, record):
+            seen.append(("end", state.epoch, len(state.history)))
+
+    torch.manual_seed(0)
+    fit(RBM(12, 4), _binary(), epochs=4, batch_size=20, initial_epoch=2, callbacks=[Probe()], progress=False,
+        device="cpu")
+    # 0-based epoch about to run, nothing of it in the history yet; on_epoch_end sees it done
+    assert seen == [("start", 2, 0), ("end", 3, 1), ("start", 3, 1), ("end", 4, 2)]
+
+
+def _spy(model, opt_box):
+    """Record (momentum, k, lr, Gibbs sweeps) at every training step of ``model``."""
+    calls = []
+    step, sample_visible = model.training_step, model.sample_visible
+    sweeps = [0]
+
+    def counting_sample_visible(h):
+        sweeps[0] += 1
+        return sample_visible(h)
+
+    def spy_step(batch, optimizer):
+        sweeps[0] = 0
+        loss = step(batch, optimizer)
+        g = optimizer.param_groups[0]
+        calls.append((g["momentum"], model.k, g["lr"], sweeps[0]))
+        return loss
+
+    model.training_step, model.sample_visible = spy_step, counting_sample_visible
+    return calls
+
+
+def test_the_momentum_k_and_lr_used_at_each_epoch():
+    torch.manual_seed(0)
+    model = RBM(12, 4, persistent=True, n_chains=10)   # PCD: k sweeps of sample_visible per update
+    calls = _spy(model, None)
+    history = fit(model, _binary(), epochs=4, batch_size=20, lr=0.1, lr_schedule="linear", momentum=0.3,
+                  callbacks=[MomentumSchedule({0: 0.5, 2: 0.9}), GibbsStepsSchedule(LinearRamp(1, 4))],
+                  progress=False, device="cpu")
+    per_epoch = [calls[i] for i in range(0, 8, 2)]
+    assert calls[1::2] == calls[0::2]                  # 2 batches an epoch, the same settings in both
+    assert [c[0] for c in per_epoch] == [0.5, 0.5, 0.9, 0.9]
+    assert [c[1] for c in per_epoch] == [1, 2, 3, 4] == [c[3] for c in per_epoch]   # k set, and k sweeps run
+    assert [c[2] for c in per_epoch] == pytest.approx([0.1, 0.075, 0.05, 0.025])
+    assert history["momentum"] == [0.5, 0.5, 0.9, 0.9] and history["k"] == [1, 2, 3, 4]
+
+
+class _StopAfter(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, state, record):
+        state.stop = state.epoch >= self.epochs
+
+
+def _scheduled_run(tmp_path, stop=None, resume=False):
+    torch.manual_seed(1)
+    model = RBM(12, 4, persistent=True, n_chains=10)
+    callbacks = [MomentumSchedule({0: 0.5, 2: 0.9}), GibbsStepsSchedule(LinearRamp(1, 5))]
+    if stop is not None:
+        callbacks.append(_StopAfter(stop))
+    history = fit(model, _binary(), epochs=5, batch_size=20, lr=0.05, lr_schedule="linear", seed=3,
+                  checkpoint_dir=tmp_path, resume=resume, callbacks=callbacks, progress=False, device="cpu")
+    return model, history
+
+
+@pytest.mark.parametrize("stop", [1, 2, 3])
+def test_a_run_resumed_mid_way_equals_an_uninterrupted_one(stop, tmp_path):
+    whole, h_whole = _scheduled_run(tmp_path / "whole")
+    part, _ = _scheduled_run(tmp_path / "split", stop=stop)
+    assert not torch.equal(part.weight, whole.weight)
+    resumed, h_resumed = _scheduled_run(tmp_path / "split", resume=True)   # a fresh model and fresh schedules
+    for name, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name
+    assert h_resumed["momentum"] == h_whole["momentum"] and h_resumed["k"] == h_whole["k"] == [1, 2, 3, 4, 5]
+
+
+def test_linear_ramp_values():
+    ramp = LinearRamp(1, 25)
+    assert [round(ramp(e, 5)) for e in range(5)] == [1, 7, 13, 19, 25]
+    assert ramp(0, 1) == 25 and LinearRamp(0.5, 0.9, over=3)(10, 100) == 0.9
+    assert repr(ramp) == "LinearRamp(1, 25)"
+
+
+def test_schedules_refuse_bad_values_and_models():
+    with pytest.raises(ValueError, match="epoch"):
+        MomentumSchedule({1: 0.5})
+    with pytest.raises(ValueError, match="momentum"):
+        MomentumSchedule({0: 1.5})
+    with pytest.raises(ValueError, match="'k'"):
+        GibbsStepsSchedule({0: 0})
+    with pytest.raises(TypeError, match="schedule"):
+        GibbsStepsSchedule(3)
+    with pytest.raises(ValueError, match="Adam"):
+        fit(RBM(12, 4, learn_sigma=False), _binary(), epochs=1, optimizer="adam", progress=False, device="cpu",
+            callbacks=[MomentumSchedule({0: 0.5})])
+    with pytest.raises(ValueError, match="AutoEncoder"):
+        fit(AutoEncoder(12, [4]), _binary(), epochs=1, progress=False, device="cpu",
+            callbacks=[GibbsStepsSchedule({0: 2})])

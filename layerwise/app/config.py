@@ -27,6 +27,14 @@ A run file has these sections (every key optional; defaults below):
     model: {...}               # tasks "autoencoder", "rbm", "dbn", "cnn", "csc": the model's arguments
     train: {...}               # tasks "autoencoder", "rbm", "cnn", "csc": fit() options
     evaluate: {ais_runs: 100, ais_betas: 10000, samples: 64, sample_steps: 1000}
+    preset: hinton-guide       # tasks "rbm", "dbm": a recipe of layerwise.presets (its model, train and
+                               # pretrain settings under the file's own, and its schedules)
+
+A ``preset:`` fills the ``model:``, ``train:`` and ``pretrain:`` keys the file does not set from
+the recipe (:data:`layerwise.presets.PRESETS`), and the run adds the recipe's schedule callbacks
+(momentum, Gibbs steps). The name, the task and every key a schedule moves are checked when the
+file loads: a file may not set a scheduled key (``train.momentum`` under ``hinton-guide``) to
+another value than the schedule's start.
 
 Every section is checked when the file loads, before any folder is written: the fixed sections
 against their dataclasses, the ``model:`` section against the constructor of the task's model
@@ -58,11 +66,12 @@ from ..models.dbm import DBM
 from ..models.dbn import DBN
 from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
+from ..presets import PRESETS
 from ..training import fit
 
 __all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "EvalConfig", "ClassifierConfig", "RunConfig",
            "ModelSection", "Variant", "MODEL_SECTIONS", "LEARNER_SECTIONS", "TASK_NAMES", "LEARNERS",
-           "load_config", "config_from_dict", "apply_overrides", "config_to_dict", "check_options",
+           "load_config", "config_from_dict", "with_preset", "apply_overrides", "config_to_dict", "check_options",
            "check_cnn", "check_config", "ConfigError", "builtin_configs", "builtin_dir"]
 
 
@@ -176,6 +185,7 @@ class RunConfig:
     model: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
+    preset: str | None = None       # a recipe of layerwise.presets (tasks rbm, dbm)
     #: The checked variants (None: no pre-training), filled by :func:`config_from_dict`; not written out.
     learners: dict[str, Variant | None] = field(default_factory=dict, init=False, repr=False, compare=False,
                                                 metadata={"derived": True})
@@ -476,13 +486,62 @@ def config_from_dict(values: dict, tasks: tuple[str, ...] = TASK_NAMES) -> RunCo
     if isinstance(values, dict) and isinstance(values.get("task"), str) and values["task"] in TASK_NAMES \
             and values["task"] not in tasks:
         raise ConfigError(f"This command takes 'task: {' | '.join(tasks)}' run files; this one is {values['task']!r}.")
-    cfg = _build(RunConfig, values, "")
+    cfg = _build(RunConfig, with_preset(values), "")
     if cfg.task not in TASK_NAMES:
         raise ConfigError(f"'task' must be one of {', '.join(TASK_NAMES)}; got {cfg.task!r}.")
     if not cfg.seeds:
         raise ConfigError("'seeds' must list at least one seed.")
     check_config(cfg)
     return cfg
+
+
+def with_preset(values: Any) -> Any:
+    """``values`` with the ``model``, ``train`` and ``pretrain`` settings of its ``preset:`` filled in.
+
+    The run file's own keys win over the recipe's; a key that a schedule of the recipe moves
+    (``train.momentum``, ``model.k``) may only be given the schedule's starting value.
+
+    Parameters
+    ----------
+    values : dict
+        A run file's content (anything else is returned unchanged, for :func:`config_from_dict`
+        to refuse).
+
+    Returns
+    -------
+    dict
+        A new dict (``values`` when it names no preset).
+
+    Raises
+    ------
+    ConfigError
+        An unknown preset, a preset of another task, a scheduled key set to another value.
+    """
+    if not isinstance(values, dict) or values.get("preset") is None:
+        return values
+    name = values["preset"]
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"'preset' must be one of {', '.join(PRESETS)}; got {name!r}.")
+    preset = PRESETS[name]
+    task = values.get("task", RunConfig.task)
+    if task != preset.task:
+        raise ConfigError(f"Preset {name!r} is a recipe for task {preset.task!r}; this run file's task is {task!r}.")
+    out = dict(values)
+    scheduled = preset.scheduled()
+    for section, settings in (("model", preset.model), ("train", preset.train), ("pretrain", preset.pretrain)):
+        given = out.get(section)
+        if given is None:
+            given = {}
+        if not isinstance(given, dict):
+            continue  # refused by the section's own check
+        for key, value in given.items():
+            where = f"{section}.{key}"
+            if where in scheduled and key in settings and value != settings[key]:
+                raise ConfigError(f"'{where}' is {value!r}, but preset {name!r} schedules it ({scheduled[where]}, "
+                                  f"starting at {settings[key]!r}); remove '{where}' or the preset.")
+        if settings:
+            out[section] = {**settings, **given}
+    return out
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

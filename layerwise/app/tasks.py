@@ -27,6 +27,7 @@ from ..models.dbn import DBN
 from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
 from ..models.updown import UpDownDBN
+from ..presets import get as get_preset
 from ..training import fit
 from .config import MODEL_SECTIONS, ModelSection, RunConfig
 from .data import Prepared, grid_shape, image_shape, n_classes, prepare_data
@@ -124,8 +125,9 @@ def _samples(out: Path, cfg: RunConfig, data: Prepared, draw: Callable, n_visibl
 
 
 def _fit(cfg: RunConfig, model, data, out: Path, progress: bool, callbacks: list, **options):
-    """fit with the ``train`` section, checkpoints into ``out``."""
-    return fit(model, data, checkpoint_dir=out, progress=progress, callbacks=callbacks,
+    """fit with the ``train`` section, checkpoints into ``out``, and the schedules of the ``preset``."""
+    schedules = get_preset(cfg.preset).callbacks() if cfg.preset is not None else []
+    return fit(model, data, checkpoint_dir=out, progress=progress, callbacks=[*callbacks, *schedules],
                **cfg.train.fit_kwargs(cfg.device, cfg.seeds[0]), **options)
 
 
