@@ -134,7 +134,9 @@ def test_run_dbn_with_up_down_fine_tuning(tmp_path, capsys):
 
 # ---- every setting of a task's sections reaches fit and the model ------------------------------
 
+from layerwise import presets  # noqa: E402
 from layerwise.app import tasks  # noqa: E402
+from layerwise.callbacks import GibbsStepsSchedule, MomentumSchedule  # noqa: E402
 from layerwise.models.dbm import DBM  # noqa: E402
 from layerwise.models.dbn import DBN  # noqa: E402
 from layerwise.training import History  # noqa: E402
@@ -210,3 +212,51 @@ def test_every_setting_of_a_task_reaches_fit_and_the_model(name, tmp_path, monke
             assert config["sizes"][1:] == value
         else:
             assert config[key] == value, key
+
+
+PRESET_RUNS = {"mnist_rbm_hinton": "hinton-guide", "mnist_rbm_pcd_tieleman": "tieleman-pcd",
+               "mnist_rbm_cd25": "salakhutdinov-murray-cd25", "mnist_dbm_salakhutdinov": "salakhutdinov-hinton-dbm"}
+
+
+@pytest.mark.parametrize("config", sorted(PRESET_RUNS))
+def test_every_setting_of_a_preset_reaches_fit_and_the_model(config, tmp_path, monkeypatch):
+    calls = []
+
+    def spy_fit(model, data, **kwargs):
+        calls.append(("fit", model, kwargs))
+        return History()
+
+    def spy_pretrain(self, data, **kwargs):
+        calls.append(("pretrain", self, kwargs))
+        return self
+
+    monkeypatch.setattr(tasks, "fit", spy_fit)
+    monkeypatch.setattr(DBM, "pretrain", spy_pretrain)
+    p = presets.get(PRESET_RUNS[config])
+    args = ["--seeds=[3]", "--device=cpu", "--data.name=digits", "--data.max_train=60", "--data.max_test=20",
+            "--evaluate.ais_runs=0", "--evaluate.samples=2", "--evaluate.sample_steps=2"]
+    if p.task == "dbm":
+        args.append("--model.hidden_sizes=[6, 4]")
+    assert cli.main(["run", config, "--out", str(tmp_path / "run"), "--no-progress", *args]) == 0
+    assert [c[0] for c in calls] == (["pretrain", "fit"] if p.task == "dbm" else ["fit"])
+    by_name = {name: (model, kwargs) for name, model, kwargs in calls}
+    model, kwargs = by_name["fit"]
+    assert {k: kwargs[k] for k in p.train} == p.train and kwargs["seed"] == 3
+    assert {k: model.config()[k] for k in p.model} == p.model
+    schedules = {type(c): c.schedule for c in kwargs["callbacks"]
+                 if isinstance(c, (MomentumSchedule, GibbsStepsSchedule))}
+    expected = {cls: s for cls, s in ((MomentumSchedule, p.momentum), (GibbsStepsSchedule, p.k)) if s is not None}
+    assert {cls: repr(s) for cls, s in schedules.items()} == {cls: repr(s) for cls, s in expected.items()}
+    if p.pretrain:
+        assert {k: by_name["pretrain"][1][k] for k in p.pretrain} == p.pretrain
+
+
+def test_a_preset_run_file_runs_on_digits(tmp_path):
+    """The smoke run of a preset's run file: --data.name=digits and one epoch; the schedule's values in the history."""
+    out = tmp_path / "cd25"
+    assert cli.main(["run", "mnist_rbm_cd25", "--data.name=digits", "--train.epochs=2", "--model.n_hidden=16",
+                     "--out", str(out), "--no-progress", "--evaluate.ais_runs=0", "--evaluate.samples=4",
+                     "--evaluate.sample_steps=5"]) == 0
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [int(r["k"]) for r in rows] == [1, 25] and [float(r["momentum"]) for r in rows] == [0.5, 0.5]
+    assert "preset: salakhutdinov-murray-cd25" in (out / "config.yaml").read_text()
