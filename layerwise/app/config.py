@@ -545,11 +545,13 @@ def with_preset(values: Any) -> Any:
 
 
 def config_to_dict(cfg: RunConfig) -> dict:
-    """The config as plain data (for writing the resolved config into a run folder)."""
+    """The config as plain data (for writing the resolved config into a run folder; ``preset`` only when set)."""
     values = dataclasses.asdict(cfg)
     for f in fields(cfg):
         if f.metadata.get("derived"):
             del values[f.name]
+    if values["preset"] is None:  # a run without a recipe writes the config it always wrote
+        del values["preset"]
     return values
 
 
