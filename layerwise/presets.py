@@ -25,8 +25,11 @@ preset                         settings
                                (section 4: 10 to 100 cases); momentum 0.5, then 0.9 from epoch 5
                                (section 9); weight cost 2e-4 on the weights only (section 10);
                                visible biases log(p / (1 - p)) from the base rates (section 8);
-                               learning rate 0.01 (ours: section 5 gives a rule, updates about 1e-3
-                               of the weights, not a number); 50 epochs (ours).
+                               learning rate 0.01 (ours: section 7 gives a rule, updates about 1e-3
+                               of the weights, not a number); 50 epochs (ours). Momentum and weight
+                               cost are also those of the authors' released Matlab code (Hinton &
+                               Salakhutdinov's ``rbm.m``; Salakhutdinov's ``dbm_mf.m``:
+                               ``weightcost = 0.0002``, momentum 0.5, then 0.9 ``if epoch > 5``).
 ``tieleman-pcd``               Tieleman (2008), *Training restricted Boltzmann machines using
                                approximations to the likelihood gradient*, ICML: PCD, 100 persistent
                                chains (one per case of a mini-batch of 100), one Gibbs sweep per
@@ -44,10 +47,12 @@ preset                         settings
                                training with persistent chains: mini-batches of 100, 100 fantasy
                                particles, 5 Gibbs updates of them per weight update, learning rate
                                0.005 decreased gradually to 0 (``linear``) (paper); momentum 0.5,
-                               then 0.9 from epoch 5, weight cost 2e-4, pre-training with CD-1 at
-                               learning rate 0.05 (ours, from ``hinton-guide``); 100 pre-training
-                               epochs per layer and 500 joint epochs (ours: the paper's run is long;
-                               a CPU run overrides ``epochs``).
+                               then 0.9 from epoch 5, weight cost 2e-4 (the authors' ``dbm_mf.m``,
+                               which also runs 5 sweeps of 100 chains, but decays a learning rate
+                               of 0.001 per update: we follow the paper's text); pre-training with
+                               CD-1 at learning rate 0.05 (ours); 100 pre-training epochs per
+                               layer and 500 joint epochs (ours: the paper's run is long; a CPU run
+                               overrides ``epochs``).
 =============================  ==========================================================================
 
 The values above are the ones in :data:`PRESETS`; ``tests/test_presets.py`` checks the two
