@@ -45,7 +45,8 @@ from torch.nn import functional as F
 
 from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
-from ..partition import AnnealingPath, ais_betas, anneal, check_betas
+from ..partition import (FLOOR_CHECKS, AISResult, AnnealingPath, ais_betas, anneal, check_ais_result, check_betas,
+                         is_discrete, log_z_floor)
 from ..pretraining import pretrain
 from ..training import all_reduce_mean
 from ..units import get_units
@@ -350,7 +351,9 @@ class DBM(nn.Module):
         v : tensor (B, sizes[0])
         log_z : float or AISResult, optional
             log Z; by default computed with :meth:`log_partition` (``options`` passed on, e.g.
-            ``method="ais"``). An AIS estimate makes the result an estimate, not a strict bound.
+            ``method="ais"``). An AIS estimate makes the result an estimate, not a strict bound;
+            an :class:`~layerwise.partition.AISResult` counts as its ``log_z_checked`` (the floor
+            when the estimate fell below it, so that the result is at least not too high from log Z).
 
         Returns
         -------
@@ -360,7 +363,7 @@ class DBM(nn.Module):
             log_z = self.log_partition(**options)
         elif options:
             raise TypeError(f"Options {sorted(options)} are only used to compute log Z; 'log_z' was given.")
-        log_z = check_real("log_z", float(log_z))
+        log_z = check_real("log_z", log_z.log_z_checked if isinstance(log_z, AISResult) else float(log_z))
         x = self._visible(v)
         return -self.variational_free_energy(x).to(torch.float64) - log_z
 
@@ -553,7 +556,8 @@ class DBM(nn.Module):
     def log_partition(self, method: str = "exact", *, max_states: int = MAX_EXACT_STATES,
                       batch_states: int = 2**14, n_runs: int = 100, n_betas: int = 10000,
                       betas: Sequence[float] | Tensor | None = None, data: Any = None,
-                      generator: torch.Generator | None = None):
+                      generator: torch.Generator | None = None, floor_states: Any = None,
+                      floor_check: str = "warn", segments: int | Sequence[float] = 10):
         r"""log Z, exactly (``"exact"``, a float) or by annealed importance sampling (``"ais"``, an
         :class:`~layerwise.partition.AISResult` with the estimate and its ±3 SE band).
 
@@ -576,7 +580,10 @@ class DBM(nn.Module):
             log w += log p*_{beta_k}(x_even) - log p*_{beta_{k-1}}(x_even),
             x ~ one Gibbs sweep of p_{beta_k}: odd layers | even, then even layers | odd.
 
-        ``log Z = log Z_A + log mean_r w_r``; the band is ``log(mean w ± 3 std(w) / sqrt(R))``.
+        ``log Z = log Z_A + log mean_r w_r``; the band is ``log_z ± 3 std(w) / (sqrt(R) mean w)``.
+        The estimate is checked against the proven floor :meth:`log_z_floor` over the distinct
+        even-layer states of ``floor_states`` (default: :meth:`floor_states` of binary ``data``)
+        and the runs' end states (see :func:`layerwise.partition.check_ais_result`).
 
         Parameters
         ----------
@@ -591,8 +598,15 @@ class DBM(nn.Module):
             AIS: fit the base model's visible biases to the data's means.
         generator : torch.Generator, optional
             AIS: on the model's device, for reproducible runs.
+        floor_states : tensor (n, sizes[0] + sizes[2] + ...), optional
+            AIS: even-layer states for the floor (e.g. :meth:`floor_states` of data and chains).
+        floor_check : {"warn", "raise", "off"}
+            AIS: what an estimate below the floor does (``"off"``: no floor, no ESS warning).
+        segments : int or sequence of float
+            AIS: the beta segments of the variance diagnostics (``layerwise.partition.anneal``).
         """
         check_choice("method", method, ("exact", "ais"))
+        check_choice("floor_check", floor_check, FLOOR_CHECKS)
         m = self if self._like().dtype == torch.float64 else copy.deepcopy(self).to(torch.float64)
         odd = sum(self.sizes[1::2])
         even = sum(self.sizes[0::2])
@@ -628,7 +642,39 @@ class DBM(nn.Module):
             b_a = torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype)
         else:
             b_a = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
-        return anneal(_DBMPath(m, b_a), betas_t, n_runs, generator)
+        res = anneal(_DBMPath(m, b_a), betas_t, n_runs, generator, segments=segments)
+        if floor_check == "off":
+            return res
+        seen = [torch.cat(res.end_states[0::2], 1)]
+        if floor_states is not None:
+            seen.append(floor_states)
+        elif data is not None and is_discrete(self._visible(data), (0.0, 1.0)):
+            seen.append(m.floor_states(data))
+        return check_ais_result(res, m.log_z_floor(seen), floor_check)
+
+    def floor_states(self, v: Any) -> Tensor:
+        """Even-layer states ``[v, round(mu_2), round(mu_4), ...]`` of binary ``v`` with the mean-field
+        posterior rounded (:meth:`mean_field`), for :meth:`log_z_floor`. Shape (B, n_0 + n_2 + ...)."""
+        mu = self.mean_field(v)
+        return torch.cat([self._visible(v).to(mu[0].dtype)] + [torch.round(t) for t in mu[2::2]], 1)
+
+    def even_free_energy(self, x: Tensor) -> Tensor:
+        r"""``F(x_even) = -log sum_{x_odd} exp(-E)``, the odd layers summed out exactly (:meth:`_log_marginal`
+        at beta = 1); ``x`` holds the even layers side by side, shape (B, n_0 + n_2 + ...) -> (B,)."""
+        states, offset = [None] * len(self.sizes), 0
+        for l in range(0, len(self.sizes), 2):
+            states[l] = x[:, offset:offset + self.sizes[l]].to(self._like().dtype)
+            offset += self.sizes[l]
+        return -self._log_marginal(states, 0)
+
+    @torch.no_grad()
+    def log_z_floor(self, states: Any) -> float:
+        r"""A proven floor on log Z: ``log sum exp(-F(x_even))`` over the distinct even-layer ``states``
+        (:meth:`floor_states`, AIS end states), the odd layers summed out exactly. Z sums positive terms
+        ``exp(-F(x_even))`` over every even-layer state, so a subset sums to less; computed in float64
+        (:func:`layerwise.partition.log_z_floor`)."""
+        m = self if self._like().dtype == torch.float64 else copy.deepcopy(self).to(torch.float64)
+        return log_z_floor(m, states, free_energy=m.even_free_energy, values=(0.0, 1.0))
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
