@@ -68,10 +68,10 @@ def main() -> None:
         with torch.no_grad():
             rep = partition.report_log_likelihood(-rbm.free_energy(xt).double(), ais)
         label = {"cd1": "RBM CD-1", "cdk": f"RBM CD-{args.k}", "pcd": "RBM PCD"}[name]
-        rows.append((label, str(rep), _band(rep, ais), args.epochs, f"{train_s:.0f} + {time.perf_counter() - t:.0f} (AIS)"))
+        rows.append((label, str(rep), band_text(rep, ais), args.epochs, f"{train_s:.0f} + {time.perf_counter() - t:.0f} (AIS)"))
         rbms[name] = rbm
         print("  " + " | ".join(map(str, rows[-1])), flush=True)
-        print("    " + _diagnostics(ais), flush=True)
+        print("    " + ais_diagnostics(ais), flush=True)
     if args.no_dbn:
         _table(rows, t_all)
         return
@@ -109,14 +109,14 @@ def main() -> None:
     _table(rows, t_all)
 
 
-def _band(rep, ais) -> str:
+def band_text(rep, ais) -> str:
     """The ±3 SE band of a quotable estimate, else why there is none."""
     if rep.kind != "estimate":
         return f"none (ESS {ais.effective_sample_size:.1f}, log Z {ais.log_z:.2f} vs floor {ais.floor:.2f})"
     return f"[{rep.value - (ais.upper - ais.log_z):.2f}, {rep.value - (ais.lower - ais.log_z):.2f}]"
 
 
-def _diagnostics(ais) -> str:
+def ais_diagnostics(ais) -> str:
     """ESS, log-weight spread, floor, and the share of the log-weight variance per beta segment."""
     var = ais.segment_variance
     share = (var / var.sum()).tolist() if float(var.sum()) > 0 else [0.0] * len(var)
