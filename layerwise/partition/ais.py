@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
@@ -102,7 +102,7 @@ class AISResult:
     segment_variance: Tensor | None = None
     cumulative_variance: Tensor | None = None
     floor: float | None = None
-    end_states: Any = None
+    end_states: Any = field(default=None, repr=False)
 
     @property
     def effective_sample_size(self) -> float:
