@@ -649,14 +649,19 @@ class DBM(nn.Module):
         if floor_states is not None:
             seen.append(floor_states)
         elif data is not None and is_discrete(self._visible(data), (0.0, 1.0)):
-            seen.append(m.floor_states(data))
+            seen.append(self.floor_states(data))
         return check_ais_result(res, m.log_z_floor(seen), floor_check)
 
-    def floor_states(self, v: Any) -> Tensor:
+    @torch.no_grad()
+    def floor_states(self, v: Any, batch_size: int = 4096) -> Tensor:
         """Even-layer states ``[v, round(mu_2), round(mu_4), ...]`` of binary ``v`` with the mean-field
-        posterior rounded (:meth:`mean_field`), for :meth:`log_z_floor`. Shape (B, n_0 + n_2 + ...)."""
-        mu = self.mean_field(v)
-        return torch.cat([self._visible(v).to(mu[0].dtype)] + [torch.round(t) for t in mu[2::2]], 1)
+        posterior rounded (:meth:`mean_field`, ``batch_size`` rows at a time), for :meth:`log_z_floor`.
+        Shape (B, n_0 + n_2 + ...), on the CPU."""
+        x, out = self._visible(v), []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            out.append(torch.cat([xb] + [torch.round(t) for t in self.mean_field(xb)[2::2]], 1).cpu())
+        return torch.cat(out)
 
     def even_free_energy(self, x: Tensor) -> Tensor:
         r"""``F(x_even) = -log sum_{x_odd} exp(-E)``, the odd layers summed out exactly (:meth:`_log_marginal`

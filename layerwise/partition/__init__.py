@@ -82,6 +82,7 @@ __all__ = [
     "ReportedLikelihood",
     "CHUNK_ELEMENTS",
     "MAX_ENUMERATED_UNITS",
+    "METHODS",
     "ais_betas",
     "ais_log_partition",
     "anneal",

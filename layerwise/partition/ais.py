@@ -454,7 +454,8 @@ def _segment_edges(segments: int | Sequence[float]) -> Tensor:
         return torch.linspace(0.0, 1.0, check_int("segments", segments, 1) + 1, dtype=torch.float64)
     t = as_float_tensor("segments", segments, torch.float64).detach().cpu()
     if t.dim() != 1 or t.numel() < 2 or float(t[0]) != 0.0 or float(t[-1]) != 1.0 or bool((t[1:] <= t[:-1]).any()):
-        raise ValueError(f"'segments' must be a number of segments or their edges, increasing from 0 to 1; got {segments!r}.")
+        raise ValueError("'segments' must be a number of segments or their edges, increasing from 0 to 1; "
+                         f"got {segments!r}.")
     return t
 
 
