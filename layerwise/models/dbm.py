@@ -35,7 +35,6 @@ quantitative analysis of deep belief networks", ICML.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Sequence
 
@@ -46,7 +45,7 @@ from torch.nn import functional as F
 from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
 from ..partition import (FLOOR_CHECKS, AISResult, AnnealingPath, ais_betas, anneal, check_ais_result, check_betas,
-                         is_discrete, log_z_floor)
+                         in_float64, is_discrete, log_z_floor)
 from ..pretraining import pretrain
 from ..training import all_reduce_mean
 from ..units import get_units
@@ -607,7 +606,7 @@ class DBM(nn.Module):
         """
         check_choice("method", method, ("exact", "ais"))
         check_choice("floor_check", floor_check, FLOOR_CHECKS)
-        m = self if self._like().dtype == torch.float64 else copy.deepcopy(self).to(torch.float64)
+        m = in_float64(self)
         odd = sum(self.sizes[1::2])
         even = sum(self.sizes[0::2])
         if method == "exact":
@@ -621,18 +620,11 @@ class DBM(nn.Module):
                     f"more than max_states={max_states}. Use method='ais' (annealed importance sampling) "
                     "for a DBM this size, or raise max_states."
                 )
-            layers = list(range(parity, len(self.sizes), 2))
-            w = m._like()
-            parts = []
+            w, parts = m._like(), []
             for start in range(0, 2**n, batch_states):
                 bits = binary_states(n, start=start, stop=min(start + batch_states, 2**n),
                                      device=w.device, dtype=w.dtype)  # (S, n), bit j of the row index is unit j
-                states = [None] * len(self.sizes)
-                offset = 0
-                for l in layers:
-                    states[l] = bits[:, offset:offset + self.sizes[l]]
-                    offset += self.sizes[l]
-                parts.append(torch.logsumexp(m._log_marginal(states, parity), 0))
+                parts.append(torch.logsumexp(m._log_marginal(m._split(bits, parity), parity), 0))
             return float(torch.logsumexp(torch.stack(parts), 0))
 
         n_runs = check_int("n_runs", n_runs, 1)
@@ -666,11 +658,14 @@ class DBM(nn.Module):
     def even_free_energy(self, x: Tensor) -> Tensor:
         r"""``F(x_even) = -log sum_{x_odd} exp(-E)``, the odd layers summed out exactly (:meth:`_log_marginal`
         at beta = 1); ``x`` holds the even layers side by side, shape (B, n_0 + n_2 + ...) -> (B,)."""
+        return -self._log_marginal(self._split(x.to(self._like().dtype), 0), 0)
+
+    def _split(self, x: Tensor, parity: int) -> list[Tensor | None]:
+        """The layers of one parity from their states side by side (the others None)."""
         states, offset = [None] * len(self.sizes), 0
-        for l in range(0, len(self.sizes), 2):
-            states[l] = x[:, offset:offset + self.sizes[l]].to(self._like().dtype)
-            offset += self.sizes[l]
-        return -self._log_marginal(states, 0)
+        for l in range(parity, len(self.sizes), 2):
+            states[l], offset = x[:, offset:offset + self.sizes[l]], offset + self.sizes[l]
+        return states
 
     @torch.no_grad()
     def log_z_floor(self, states: Any) -> float:
@@ -678,7 +673,7 @@ class DBM(nn.Module):
         (:meth:`floor_states`, AIS end states), the odd layers summed out exactly. Z sums positive terms
         ``exp(-F(x_even))`` over every even-layer state, so a subset sums to less; computed in float64
         (:func:`layerwise.partition.log_z_floor`)."""
-        m = self if self._like().dtype == torch.float64 else copy.deepcopy(self).to(torch.float64)
+        m = in_float64(self)
         return log_z_floor(m, states, free_energy=m.even_free_energy, values=(0.0, 1.0))
 
     # ---- bookkeeping -------------------------------------------------------------------------
