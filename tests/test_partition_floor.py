@@ -200,7 +200,13 @@ def test_a_missed_mode_is_caught_by_the_floor():
     assert rep.estimate > rep.value  # the AIS figure is too high: what the check prevents
     ll = log_likelihood(rbm, test, log_z=res)  # per example, with log_z_checked
     torch.testing.assert_close(ll, neg_f - res.floor)
-    # without the mode among the states, the floor cannot see it: the check stays silent
+    # a persistent chain that sits in the mode is used without being passed
+    pcd = RBM(20, 10, persistent=True, n_chains=3, dtype=torch.float64)
+    pcd.load_state_dict({**rbm.state_dict(), "chains": torch.cat([data[:2], torch.ones(1, 20, dtype=torch.float64)])})
+    with pytest.warns(MissedModeWarning):
+        chained = ais_log_partition(pcd, n_runs=20, n_betas=100, data=data, generator=torch.Generator().manual_seed(1))
+    assert chained.floor == pytest.approx(res.floor, abs=1e-3)
+    # floor_check='off': no floor, no check
     quiet = ais_log_partition(rbm, n_runs=20, n_betas=100, data=data, generator=torch.Generator().manual_seed(1),
                               floor_check="off")
     assert quiet.floor is None

@@ -581,8 +581,8 @@ class DBM(nn.Module):
 
         ``log Z = log Z_A + log mean_r w_r``; the band is ``log_z ± 3 std(w) / (sqrt(R) mean w)``.
         The estimate is checked against the proven floor :meth:`log_z_floor` over the distinct
-        even-layer states of ``floor_states`` (default: :meth:`floor_states` of binary ``data``)
-        and the runs' end states (see :func:`layerwise.partition.check_ais_result`).
+        even-layer states of ``floor_states`` (default: :meth:`floor_states` of binary ``data``),
+        the persistent chains and the runs' end states (:func:`layerwise.partition.check_ais_result`).
 
         Parameters
         ----------
@@ -637,7 +637,9 @@ class DBM(nn.Module):
         res = anneal(_DBMPath(m, b_a), betas_t, n_runs, generator, segments=segments)
         if floor_check == "off":
             return res
-        seen = [torch.cat(res.end_states[0::2], 1)]
+        seen = [torch.cat(res.end_states[0::2], 1), torch.cat(self.chains[0::2], 1)]  # AIS ends, persistent chains
+        if not is_discrete(seen[1], (0.0, 1.0)):
+            seen.pop()
         if floor_states is not None:
             seen.append(floor_states)
         elif data is not None and is_discrete(self._visible(data), (0.0, 1.0)):

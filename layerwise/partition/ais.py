@@ -313,7 +313,8 @@ def ais_log_partition(
     floor_states : tensor (n, n_visible) or sequence of tensors, optional
         Visible states seen elsewhere (training data, persistent chains) for the proven floor
         on log Z (:func:`~layerwise.partition.log_z_floor`); default ``data`` when it is
-        binary. The runs' end states are always added. Binary visible units only.
+        binary. The runs' end states and a persistent RBM's chains are always added. Binary
+        visible units only.
     floor_check : {"warn", "raise", "off"}
         When the estimate is below the floor (a missed mode): a :class:`MissedModeWarning`,
         a :class:`MissedModeError`, or nothing (no floor computed). A :class:`LowESSWarning`
@@ -337,6 +338,9 @@ def ais_log_partition(
     floor = None
     if floor_check != "off" and rbm.visible.states is not None:
         seen = [result.end_states[0]]
+        chains = getattr(rbm, "chains", None) if getattr(rbm, "persistent", False) else None
+        if chains is not None and is_discrete(chains, rbm.visible.states):
+            seen.append(chains)  # the persistent chains' visible states
         if floor_states is not None:
             seen += list(floor_states) if isinstance(floor_states, (list, tuple)) else [floor_states]
         elif data is not None:
