@@ -7,6 +7,7 @@ over every state; the gradient as numpy averages of outer products and as autogr
 """
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ import torch
 import layerwise as lw
 from layerwise.checkpoint import load_model, save_checkpoint
 from layerwise.models.dbm import DBM
-from layerwise.partition import AISResult
+from layerwise.partition import AISResult, MissedModeError, check_ais_result
 from layerwise.training import fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
@@ -109,6 +110,54 @@ def test_ais_on_a_deeper_model_and_float32():
     m = random_dbm([2, 3, 2, 2], seed=4, scale=0.7).float()
     res = m.log_partition("ais", n_runs=100, n_betas=500, generator=torch.Generator().manual_seed(1))
     assert abs(res.log_z - np_log_z(m.double())) < 0.1
+
+
+# ---- the proven floor on log Z and the AIS checks ------------------------------------------------
+
+def np_even_marginals(m):
+    """Distinct even-layer states (rows of [x_0, x_2, ...]) and log sum over the odd layers of exp(-E)."""
+    xs, neg_e = np_joint(m)
+    even = np.concatenate(xs[0::2], 1)
+    keys, inverse = np.unique(even, axis=0, return_inverse=True)
+    return keys, np.array([logsumexp(neg_e[inverse.ravel() == i]) for i in range(len(keys))])
+
+
+@pytest.mark.parametrize("sizes", [[3, 2, 2], [2, 3, 2, 2]])
+def test_floor_is_below_exact_log_z_and_equal_with_every_state(sizes):
+    for seed in range(4):
+        m = random_dbm(sizes, seed=seed, scale=1.5)
+        keys, log_terms = np_even_marginals(m)
+        torch.testing.assert_close(-m.even_free_energy(torch.from_numpy(keys)), torch.from_numpy(log_terms))
+        exact = np_log_z(m)
+        assert m.log_z_floor(torch.from_numpy(keys)) == pytest.approx(exact, abs=1e-10)
+        rng = np.random.default_rng(seed)
+        rows = keys[rng.integers(0, len(keys), size=rng.integers(1, 20))]
+        floor = m.log_z_floor(torch.from_numpy(rows))
+        term = {tuple(k): t for k, t in zip(keys, log_terms)}
+        assert floor == pytest.approx(logsumexp(np.array([term[tuple(r)] for r in np.unique(rows, axis=0)])), abs=1e-10)
+        assert floor <= exact + 1e-9
+    assert m.float().log_z_floor(torch.from_numpy(keys)) == pytest.approx(exact, abs=1e-4)
+    states = m.floor_states(torch.tensor([[1.0, 0.0] + [1.0] * (sizes[0] - 2)]))
+    assert states.shape == (1, sum(sizes[0::2])) and set(states.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_ais_is_checked_against_the_floor_and_its_band_covers_exact():
+    m = random_dbm([3, 2, 2], seed=3)
+    exact = np_log_z(m)
+    data = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    hits = 0
+    for seed in range(10):
+        res = m.log_partition("ais", n_runs=50, n_betas=200, data=data, generator=torch.Generator().manual_seed(seed))
+        assert res.floor is not None and res.floor <= exact + 1e-9
+        assert math.isfinite(res.lower) and math.isfinite(res.upper) and res.segment_variance.shape == (10,)
+        hits += res.lower <= exact <= res.upper
+    assert hits >= 9
+    # an estimate below the floor: the bound uses the floor (never too high because of log Z)
+    low = AISResult.from_log_weights(torch.full((20,), exact - 5.0, dtype=torch.float64))
+    low.floor = exact - 1.0
+    torch.testing.assert_close(m.lower_bound(data, log_z=low), m.lower_bound(data, log_z=exact - 1.0))
+    with pytest.raises(MissedModeError):
+        check_ais_result(low, exact - 1.0, "raise")
 
 
 # ---- conditionals, energy, mean field, bound ---------------------------------------------------

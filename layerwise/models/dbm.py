@@ -35,7 +35,6 @@ quantitative analysis of deep belief networks", ICML.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Sequence
 
@@ -45,7 +44,8 @@ from torch.nn import functional as F
 
 from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
-from ..partition import AnnealingPath, ais_betas, anneal, check_betas
+from ..partition import (FLOOR_CHECKS, AISResult, AnnealingPath, ais_betas, anneal, check_ais_result, check_betas,
+                         in_float64, is_discrete, log_z_floor)
 from ..pretraining import pretrain
 from ..training import all_reduce_mean
 from ..units import get_units
@@ -350,7 +350,9 @@ class DBM(nn.Module):
         v : tensor (B, sizes[0])
         log_z : float or AISResult, optional
             log Z; by default computed with :meth:`log_partition` (``options`` passed on, e.g.
-            ``method="ais"``). An AIS estimate makes the result an estimate, not a strict bound.
+            ``method="ais"``). An AIS estimate makes the result an estimate, not a strict bound;
+            an :class:`~layerwise.partition.AISResult` counts as its ``log_z_checked`` (the floor
+            when the estimate fell below it, so that the result is at least not too high from log Z).
 
         Returns
         -------
@@ -360,7 +362,7 @@ class DBM(nn.Module):
             log_z = self.log_partition(**options)
         elif options:
             raise TypeError(f"Options {sorted(options)} are only used to compute log Z; 'log_z' was given.")
-        log_z = check_real("log_z", float(log_z))
+        log_z = check_real("log_z", log_z.log_z_checked if isinstance(log_z, AISResult) else float(log_z))
         x = self._visible(v)
         return -self.variational_free_energy(x).to(torch.float64) - log_z
 
@@ -553,7 +555,8 @@ class DBM(nn.Module):
     def log_partition(self, method: str = "exact", *, max_states: int = MAX_EXACT_STATES,
                       batch_states: int = 2**14, n_runs: int = 100, n_betas: int = 10000,
                       betas: Sequence[float] | Tensor | None = None, data: Any = None,
-                      generator: torch.Generator | None = None):
+                      generator: torch.Generator | None = None, floor_states: Any = None,
+                      floor_check: str = "warn", segments: int | Sequence[float] = 10):
         r"""log Z, exactly (``"exact"``, a float) or by annealed importance sampling (``"ais"``, an
         :class:`~layerwise.partition.AISResult` with the estimate and its ±3 SE band).
 
@@ -576,7 +579,10 @@ class DBM(nn.Module):
             log w += log p*_{beta_k}(x_even) - log p*_{beta_{k-1}}(x_even),
             x ~ one Gibbs sweep of p_{beta_k}: odd layers | even, then even layers | odd.
 
-        ``log Z = log Z_A + log mean_r w_r``; the band is ``log(mean w ± 3 std(w) / sqrt(R))``.
+        ``log Z = log Z_A + log mean_r w_r``; the band is ``log_z ± 3 std(w) / (sqrt(R) mean w)``.
+        The estimate is checked against the proven floor :meth:`log_z_floor` over the distinct
+        even-layer states of ``floor_states`` (default: :meth:`floor_states` of binary ``data``),
+        the persistent chains and the runs' end states (:func:`layerwise.partition.check_ais_result`).
 
         Parameters
         ----------
@@ -591,9 +597,16 @@ class DBM(nn.Module):
             AIS: fit the base model's visible biases to the data's means.
         generator : torch.Generator, optional
             AIS: on the model's device, for reproducible runs.
+        floor_states : tensor (n, sizes[0] + sizes[2] + ...), optional
+            AIS: even-layer states for the floor (e.g. :meth:`floor_states` of data and chains).
+        floor_check : {"warn", "raise", "off"}
+            AIS: what an estimate below the floor does (``"off"``: no floor, no ESS warning).
+        segments : int or sequence of float
+            AIS: the beta segments of the variance diagnostics (``layerwise.partition.anneal``).
         """
         check_choice("method", method, ("exact", "ais"))
-        m = self if self._like().dtype == torch.float64 else copy.deepcopy(self).to(torch.float64)
+        check_choice("floor_check", floor_check, FLOOR_CHECKS)
+        m = in_float64(self)
         odd = sum(self.sizes[1::2])
         even = sum(self.sizes[0::2])
         if method == "exact":
@@ -607,18 +620,11 @@ class DBM(nn.Module):
                     f"more than max_states={max_states}. Use method='ais' (annealed importance sampling) "
                     "for a DBM this size, or raise max_states."
                 )
-            layers = list(range(parity, len(self.sizes), 2))
-            w = m._like()
-            parts = []
+            w, parts = m._like(), []
             for start in range(0, 2**n, batch_states):
                 bits = binary_states(n, start=start, stop=min(start + batch_states, 2**n),
                                      device=w.device, dtype=w.dtype)  # (S, n), bit j of the row index is unit j
-                states = [None] * len(self.sizes)
-                offset = 0
-                for l in layers:
-                    states[l] = bits[:, offset:offset + self.sizes[l]]
-                    offset += self.sizes[l]
-                parts.append(torch.logsumexp(m._log_marginal(states, parity), 0))
+                parts.append(torch.logsumexp(m._log_marginal(m._split(bits, parity), parity), 0))
             return float(torch.logsumexp(torch.stack(parts), 0))
 
         n_runs = check_int("n_runs", n_runs, 1)
@@ -628,7 +634,49 @@ class DBM(nn.Module):
             b_a = torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype)
         else:
             b_a = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
-        return anneal(_DBMPath(m, b_a), betas_t, n_runs, generator)
+        res = anneal(_DBMPath(m, b_a), betas_t, n_runs, generator, segments=segments)
+        if floor_check == "off":
+            return res
+        seen = [torch.cat(res.end_states[0::2], 1), torch.cat(self.chains[0::2], 1)]  # AIS ends, persistent chains
+        if not is_discrete(seen[1], (0.0, 1.0)):
+            seen.pop()
+        if floor_states is not None:
+            seen.append(floor_states)
+        elif data is not None and is_discrete(self._visible(data), (0.0, 1.0)):
+            seen.append(self.floor_states(data))
+        return check_ais_result(res, m.log_z_floor(seen), floor_check)
+
+    @torch.no_grad()
+    def floor_states(self, v: Any, batch_size: int = 4096) -> Tensor:
+        """Even-layer states ``[v, round(mu_2), round(mu_4), ...]`` of binary ``v`` with the mean-field
+        posterior rounded (:meth:`mean_field`, ``batch_size`` rows at a time), for :meth:`log_z_floor`.
+        Shape (B, n_0 + n_2 + ...), on the CPU."""
+        x, out = self._visible(v), []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            out.append(torch.cat([xb] + [torch.round(t) for t in self.mean_field(xb)[2::2]], 1).cpu())
+        return torch.cat(out)
+
+    def even_free_energy(self, x: Tensor) -> Tensor:
+        r"""``F(x_even) = -log sum_{x_odd} exp(-E)``, the odd layers summed out exactly (:meth:`_log_marginal`
+        at beta = 1); ``x`` holds the even layers side by side, shape (B, n_0 + n_2 + ...) -> (B,)."""
+        return -self._log_marginal(self._split(x.to(self._like().dtype), 0), 0)
+
+    def _split(self, x: Tensor, parity: int) -> list[Tensor | None]:
+        """The layers of one parity from their states side by side (the others None)."""
+        states, offset = [None] * len(self.sizes), 0
+        for l in range(parity, len(self.sizes), 2):
+            states[l], offset = x[:, offset:offset + self.sizes[l]], offset + self.sizes[l]
+        return states
+
+    @torch.no_grad()
+    def log_z_floor(self, states: Any) -> float:
+        r"""A proven floor on log Z: ``log sum exp(-F(x_even))`` over the distinct even-layer ``states``
+        (:meth:`floor_states`, AIS end states), the odd layers summed out exactly. Z sums positive terms
+        ``exp(-F(x_even))`` over every even-layer state, so a subset sums to less; computed in float64
+        (:func:`layerwise.partition.log_z_floor`)."""
+        m = in_float64(self)
+        return log_z_floor(m, states, free_energy=m.even_free_energy, values=(0.0, 1.0))
 
     # ---- bookkeeping -------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_real, check_sizes
 from ..functional import binary_states
-from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
+from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, ais_log_partition
 from ..pretraining import pretrain
 from .classifier import Classifier
 from .rbm import RBM
@@ -396,7 +396,8 @@ class DBN(nn.Module):
                           generator: torch.Generator | None = None) -> float:
         """log Z of the top RBM: exact (sum over its smaller layer) when that layer has at most
         ``MAX_EXACT_LOG_Z_UNITS`` units, else AIS with ``ais_options`` (``data`` defaults to the
-        up-pass codes of ``v`` at the top RBM's visible layer)."""
+        up-pass codes of ``v`` at the top RBM's visible layer), checked against the proven floor
+        (``AISResult.log_z_checked``: the floor when the estimate fell below it)."""
         top = self.rbms[-1]
         if min(top.n_visible, top.n_hidden) <= self.MAX_EXACT_LOG_Z_UNITS:
             return float(top.log_partition(method="exact"))
@@ -408,7 +409,7 @@ class DBN(nn.Module):
             opts["data"] = codes
         if generator is not None:
             opts.setdefault("generator", generator)
-        return float(top.log_partition(method="ais", **opts))
+        return ais_log_partition(top, **{**opts, "return_bounds": True}).log_z_checked  # the proven floor when AIS fell below it
 
     def _bound(self, k: int, x: Tensor, log_z: float, n_samples: int, enumerate_layer: list[bool],
                generator: torch.Generator | None) -> Tensor:

@@ -1,253 +1,195 @@
-r"""Partition functions and likelihoods of restricted Boltzmann machines, and the AIS core.
-
-An RBM (see :class:`layerwise.models.rbm.RBM`) defines ``p(v, h) = exp(-E(v, h)) / Z`` with::
-
-    E(v, h) = V(v) - h^T W s(v) - c^T h,      Z = sum_{v, h} exp(-E(v, h)),
-
-``V(v) = -b^T v`` and ``s(v) = v`` for binary visible units, ``V(v) = sum_i (v_i - b_i)^2 /
-(2 sigma_i^2)`` and ``s(v) = v / sigma`` for Gaussian ones (the sum over v is then an
-integral). Binary units take the states {0, 1} (Bernoulli) or {-1, +1} (spin).
-
-``log Z`` decides every likelihood, ``log p(v) = -F(v) - log Z``, and costs a sum over
-``2^n`` states. This module computes it
-
-* exactly (:func:`exact_log_partition`), summing over the smaller binary layer in float64,
-  feasible to about 2^25 states;
-* by annealed importance sampling (:func:`ais_log_partition`; Neal 2001, Salakhutdinov &
-  Murray 2008) for models of real size;
-
-and the per-example log-likelihood (:func:`log_likelihood`) and the pseudo-log-likelihood
-(:func:`pseudo_log_likelihood`), a cheap proxy that needs no ``Z``.
-
-Annealed importance sampling is written once, in :func:`anneal`, over a small protocol
-(:class:`AnnealingPath`: the base model's log Z and exact samples, the unnormalised
-log-probability at an inverse temperature beta, and a transition leaving that distribution
-invariant). :class:`RBMPath` implements it for the RBM; the DBM implements it beside its own
-maths (``layerwise.models.dbm``).
+r"""Annealed importance sampling: the one AIS loop (:func:`anneal`), its protocol
+(:class:`AnnealingPath`), the RBM's path, the result with its diagnostics, and the checks.
 
 References
 ----------
 Neal (2001), "Annealed importance sampling", Statistics and Computing 11, 125-139.
 Salakhutdinov & Murray (2008), "On the quantitative analysis of deep belief networks", ICML.
-Besag (1975), "Statistical analysis of non-lattice data" (pseudo-likelihood).
+Kong (1992), "A note on importance sampling using standardized weights" (effective sample size).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from ._validation import as_float_tensor, check_choice, check_finite, check_int, check_real
-from .functional import binary_states
+from .._validation import as_float_tensor, check_choice, check_finite, check_int
+from .floor import is_discrete, log_z_floor
 
 __all__ = [
     "AISResult",
+    "AISWarning",
     "AnnealingPath",
+    "LowESSWarning",
+    "MIN_ESS",
+    "MissedModeError",
+    "MissedModeWarning",
     "RBMPath",
-    "CHUNK_ELEMENTS",
-    "MAX_ENUMERATED_UNITS",
     "ais_betas",
     "ais_log_partition",
     "anneal",
+    "check_ais_result",
     "check_betas",
-    "exact_log_partition",
-    "log_likelihood",
-    "log_partition",
-    "pseudo_log_likelihood",
 ]
-
-METHODS = ("exact", "ais")
-
-#: Largest layer whose 2^n states the models enumerate by default (the DBN's and up-down DBN's
-#: exact log Z of the top RBM and exact bound, the sigmoid belief net's exact likelihood).
-MAX_ENUMERATED_UNITS = 20
-#: Elements of one temporary tensor in the likelihood computations (rows and states are chunked to fit).
-CHUNK_ELEMENTS = 1 << 22
 
 # Salakhutdinov & Murray (2008), section 4.1: beta spaced uniformly 0 -> 0.5 in steps of 1e-3,
 # 0.5 -> 0.9 in steps of 1e-4 and 0.9 -> 1 in steps of 1e-5 (14,500 steps, 14,501 values).
 _PAPER_SEGMENTS = ((0.0, 0.5, 500), (0.5, 0.9, 4000), (0.9, 1.0, 10000))
 _PIECEWISE_FROM = 1000  # n_betas from which the paper's shape is used instead of linspace
 
-
-# ---- entry point ------------------------------------------------------------------------------
-
-
-def log_partition(rbm, method: str = "exact", **options: Any) -> float:
-    """log Z of ``rbm``, exactly or by annealed importance sampling.
-
-    Parameters
-    ----------
-    rbm : RBM
-        The model.
-    method : {"exact", "ais"}
-        ``"exact"``: :func:`exact_log_partition`; ``"ais"``: the estimate of
-        :func:`ais_log_partition` (call that function for the error band).
-    **options
-        Passed to the chosen function (``max_states``, ``batch_states``, ``over`` for
-        ``"exact"``; ``n_runs``, ``n_betas``, ``betas``, ``base_visible_bias``, ``data``,
-        ``generator`` for ``"ais"``).
-
-    Returns
-    -------
-    float
-    """
-    check_choice("method", method, METHODS)
-    if method == "exact":
-        return exact_log_partition(rbm, **options)
-    if "return_bounds" in options:
-        raise TypeError("log_partition(method='ais') returns a float; call ais_log_partition() for the bounds.")
-    return ais_log_partition(rbm, return_bounds=False, **options)
+#: An AIS estimate whose effective sample size is below this is flagged unreliable: its weights
+#: rest on a handful of runs, and the standard error of their mean means little.
+MIN_ESS = 10.0
+FLOOR_CHECKS = ("warn", "raise", "off")
 
 
-# ---- exact ------------------------------------------------------------------------------------
+class AISWarning(UserWarning):
+    """A warning about an annealed importance sampling estimate."""
 
 
-def _float64(rbm):
-    """The RBM itself when it is already float64, else a float64 copy (for summing exp(-E))."""
-    if rbm.weight.dtype == torch.float64:
-        return rbm
-    return copy.deepcopy(rbm).to(torch.float64)
+class MissedModeWarning(AISWarning):
+    """The AIS estimate of log Z is below the proven floor: the annealing missed a mode, and the
+    log-likelihood is only bounded above (``-F(v) - floor``)."""
 
 
-@torch.no_grad()
-def exact_log_partition(rbm, max_states: int = 2**25, batch_states: int = 2**14, *, over: str | None = None) -> float:
-    r"""log Z by summing over every state of one binary layer, in float64.
-
-    Summing over the hidden states ``h`` (the other layer integrated out in closed form)::
-
-        log Z = logsumexp_h [ c^T h + sum_i log sum_{v_i} exp(v_i (b_i + (W^T h)_i)) ]
-
-    for binary visible units (the inner sum is the visible units' ``log_partition``:
-    ``softplus`` for Bernoulli, ``log 2 cosh`` for spin units). For Gaussian visible units,
-    with ``u = W^T h`` and completing the square,
-    ``-(v_i - b_i)^2 / (2 s_i^2) + v_i u_i / s_i = -(v_i - b_i - s_i u_i)^2 / (2 s_i^2)
-    + b_i u_i / s_i + u_i^2 / 2``, so::
-
-        int exp(-(v_i - b_i)^2 / (2 s_i^2) + (v_i / s_i) u_i) dv_i
-            = sqrt(2 pi) s_i exp(b_i u_i / s_i + u_i^2 / 2),
-
-        log Z = logsumexp_h [ c^T h + sum_i (b_i u_i / s_i + u_i^2 / 2) ]
-                + sum_i log(sqrt(2 pi) s_i).
-
-    Summing over the visible states instead uses the free energy:
-    ``log Z = logsumexp_v -F(v)``.
-
-    Parameters
-    ----------
-    rbm : RBM
-        The model (any unit types; Gaussian visible units are always integrated, so the sum
-        runs over the hidden states whatever the sizes).
-    max_states : int
-        Refuse to sum over more than this many states (2^25 by default, seconds on a GPU).
-    batch_states : int
-        States enumerated at once: memory is ``batch_states x n_visible`` float64 numbers
-        per intermediate tensor.
-    over : {"hidden", "visible"}, optional
-        The layer to enumerate; default the smaller binary layer (hidden on a tie, and
-        always hidden for Gaussian visible units).
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        When the layer has more than ``max_states`` states; use ``method="ais"`` then.
-    """
-    max_states = check_int("max_states", max_states, 1)
-    batch_states = check_int("batch_states", batch_states, 1)
-    gaussian = rbm.visible.states is None
-    if over is None:
-        over = "hidden" if gaussian or rbm.n_hidden <= rbm.n_visible else "visible"
-    else:
-        check_choice("over", over, ("hidden", "visible"))
-        if gaussian and over == "visible":
-            raise ValueError("over='visible' needs binary visible units; Gaussian visible units are "
-                             "integrated analytically, so the sum must run over the hidden states (over='hidden').")
-    n = rbm.n_hidden if over == "hidden" else rbm.n_visible
-    if n > 62 or 2**n > max_states:
-        raise ValueError(
-            f"Exact log Z would sum over 2^{n} = {2**n} {over} states, more than max_states={max_states}. "
-            "Use method='ais' (annealed importance sampling) for a model this size, or raise max_states."
-        )
-    m = _float64(rbm)
-    w, b, c = m.weight.detach(), m.visible_bias.detach(), m.hidden_bias.detach()
-    units = m.hidden if over == "hidden" else m.visible
-    const = 0.0
-    if gaussian:
-        s = m.sigma.detach()
-        const = float(m.visible.log_normaliser(b, m.log_sigma))  # sum_i log(sqrt(2 pi) s_i)
-    parts = []
-    for start in range(0, 2**n, batch_states):
-        x = binary_states(n, units.states, start, min(start + batch_states, 2**n), device=w.device, dtype=w.dtype)  # (S, n)
-        if over == "visible":
-            lz = -m.free_energy(x)
-        elif gaussian:
-            u = x @ w  # (S, n_visible)
-            lz = x @ c + (b * u / s + u * u / 2).sum(1)
-        else:
-            lz = x @ c + m.visible.log_partition(b + x @ w).sum(1)
-        parts.append(torch.logsumexp(lz, 0))
-    return float(torch.logsumexp(torch.stack(parts), 0)) + const
+class LowESSWarning(AISWarning):
+    """The AIS importance weights have an effective sample size under :data:`MIN_ESS`."""
 
 
-# ---- annealed importance sampling -------------------------------------------------------------
+class MissedModeError(RuntimeError):
+    """Raised instead of :class:`MissedModeWarning` with ``floor_check="raise"``."""
 
 
 @dataclass
 class AISResult:
-    """The outcome of :func:`ais_log_partition`.
+    r"""The outcome of :func:`anneal` (:func:`ais_log_partition`, ``DBM.log_partition("ais")``).
 
     Attributes
     ----------
     log_z : float
         The estimate ``log mean_r exp(log_weights_r)``.
     lower, upper : float
-        ``log(mean w -+ 3 std(w) / sqrt(n_runs))`` in units of Z (Salakhutdinov & Murray
-        2008 report this band); ``lower`` is ``-inf`` when ``mean w - 3 se <= 0`` (the
-        weights are too spread out to bound log Z from below), both are infinite for a
-        single run.
+        ``log_z -+ 3 se``, the band in log space by the delta method:
+        ``se = std(w) / (sqrt(R) mean(w))``, the standard error of ``log mean w`` (its derivative
+        ``1 / mean w`` times the standard error of the mean). Finite for a finite estimate
+        (``mean w >= max w / R > 0``); infinite only for a single run, which measures no spread.
     log_weights : Tensor (n_runs,)
         float64 per-run estimates ``log Z_A + log w_r`` (each ``Z_A w_r`` is an unbiased
         estimate of Z).
+    segment_betas : Tensor (S + 1,), optional
+        The edges ``0 = e_0 < ... < e_S = 1`` of the beta segments of :attr:`segment_variance`.
+    segment_variance : Tensor (S,), optional
+        Where along the schedule the variance accrues: the variance over runs of the log-weight
+        increments of the steps whose beta lies in ``(e_{s-1}, e_s]``.
+    cumulative_variance : Tensor (S,), optional
+        The variance over runs of the log weight accumulated up to ``e_s``.
+    floor : float, optional
+        The proven floor on log Z it was checked against (:func:`~layerwise.partition.log_z_floor`).
+    end_states : optional
+        The runs' last states (the path's format), e.g. for the floor.
     """
 
     log_z: float
     lower: float
     upper: float
     log_weights: Tensor
+    segment_betas: Tensor | None = None
+    segment_variance: Tensor | None = None
+    cumulative_variance: Tensor | None = None
+    floor: float | None = None
+    end_states: Any = field(default=None, repr=False)
 
     @property
     def effective_sample_size(self) -> float:
-        """``(sum w)^2 / sum w^2``: n_runs for equal weights, near 1 when one run dominates."""
+        """``(sum w)^2 / sum w^2`` (Kong 1992): n_runs for equal weights, near 1 when one run dominates."""
         lw = self.log_weights
         return float(torch.exp(2 * torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)))
+
+    @property
+    def log_weight_std(self) -> float:
+        """The spread of the log weights, ``std_r log w_r`` (0 for a single run)."""
+        return float(self.log_weights.std()) if self.log_weights.numel() > 1 else 0.0
+
+    @property
+    def below_floor(self) -> bool:
+        """Whether the estimate is under the proven floor (a missed mode)."""
+        return self.floor is not None and self.log_z < self.floor
+
+    @property
+    def reliable(self) -> bool:
+        """``False`` when the effective sample size is under :data:`MIN_ESS` or the estimate is below
+        the floor: then quote no estimate, only the proven bound (:attr:`log_z_checked`)."""
+        return self.effective_sample_size >= MIN_ESS * (1 - 1e-9) and not self.below_floor
+
+    @property
+    def log_z_checked(self) -> float:
+        """``max(log_z, floor)``: log Z is at least the floor, so a log-likelihood with this log Z is
+        the estimate when AIS is above the floor, and the proven upper bound ``-F(v) - floor`` when not."""
+        return self.log_z if self.floor is None else max(self.log_z, self.floor)
 
     def __float__(self) -> float:
         return self.log_z
 
     @classmethod
-    def from_log_weights(cls, log_weights: Tensor) -> "AISResult":
-        """The estimate and its ±3 standard-error band from the per-run ``log Z_A + log w_r``."""
+    def from_log_weights(cls, log_weights: Tensor, **fields: Any) -> "AISResult":
+        """The estimate and its ±3 standard-error band (log space, see the class) from the per-run
+        ``log Z_A + log w_r``; ``fields`` fill the other attributes."""
         n_runs = log_weights.numel()
         log_z = float(torch.logsumexp(log_weights, 0) - math.log(n_runs))
         if n_runs == 1:
-            return cls(log_z=log_z, lower=-math.inf, upper=math.inf, log_weights=log_weights)
-        top = float(log_weights.max())
-        w = torch.exp(log_weights - top)
-        se = float(w.std()) / math.sqrt(n_runs)
-        mean = float(w.mean())
-        upper = top + math.log(mean + 3 * se)
-        lower = top + math.log(mean - 3 * se) if mean - 3 * se > 0 else -math.inf
-        return cls(log_z=log_z, lower=lower, upper=upper, log_weights=log_weights)
+            return cls(log_z=log_z, lower=-math.inf, upper=math.inf, log_weights=log_weights, **fields)
+        w = torch.exp(log_weights - log_weights.max())  # max 1, so mean >= 1 / n_runs
+        rel_se = float(w.std()) / (math.sqrt(n_runs) * float(w.mean()))
+        return cls(log_z=log_z, lower=log_z - 3 * rel_se, upper=log_z + 3 * rel_se, log_weights=log_weights, **fields)
+
+
+def check_ais_result(result: AISResult, floor: float | None = None, floor_check: str = "warn",
+                     stacklevel: int = 4) -> AISResult:
+    """Attach the proven ``floor`` to ``result`` and flag it: a :class:`MissedModeWarning` (or
+    :class:`MissedModeError` with ``floor_check="raise"``) when the estimate is below the floor,
+    a :class:`LowESSWarning` when the effective sample size is under :data:`MIN_ESS`.
+
+    Parameters
+    ----------
+    result : AISResult
+    floor : float, optional
+        From :func:`~layerwise.partition.log_z_floor`.
+    floor_check : {"warn", "raise", "off"}
+        What a missed mode does; ``"off"`` also silences the ESS warning.
+    stacklevel : int
+        Of the warnings.
+
+    Returns
+    -------
+    AISResult
+        ``result`` itself, its ``floor`` set.
+    """
+    check_choice("floor_check", floor_check, FLOOR_CHECKS)
+    if floor is not None:
+        result.floor = float(floor)
+    if floor_check == "off":
+        return result
+    if result.below_floor:
+        msg = (f"AIS missed a mode: its log Z estimate {result.log_z:.4f} is below the proven floor "
+               f"{result.floor:.4f} (log sum exp(-F) over distinct seen states; effective sample size "
+               f"{result.effective_sample_size:.2f}). Report log-likelihoods as upper bounds -F(v) - floor "
+               "(AISResult.log_z_checked, partition.report_log_likelihood), never with the AIS figure.")
+        if floor_check == "raise":
+            raise MissedModeError(msg)
+        warnings.warn(msg, MissedModeWarning, stacklevel=stacklevel)
+    ess = result.effective_sample_size
+    if ess < MIN_ESS * (1 - 1e-9):
+        warnings.warn(f"AIS effective sample size {ess:.2f} of {result.log_weights.numel()} runs is under "
+                      f"{MIN_ESS:g}: the estimate {result.log_z:.4f} rests on a few runs (log-weight std "
+                      f"{result.log_weight_std:.2f}); do not quote it. More temperatures where the variance "
+                      "accrues (AISResult.segment_variance) help; more runs barely do.",
+                      LowESSWarning, stacklevel=stacklevel)
+    return result
 
 
 def ais_betas(n_betas: int) -> Tensor:
@@ -313,6 +255,9 @@ def ais_log_partition(
     data: Any = None,
     generator: torch.Generator | None = None,
     return_bounds: bool = True,
+    floor_states: Any = None,
+    floor_check: str = "warn",
+    segments: int | Sequence[float] = 10,
 ) -> AISResult | float:
     r"""log Z by annealed importance sampling (Neal 2001; Salakhutdinov & Murray 2008).
 
@@ -363,19 +308,47 @@ def ais_log_partition(
     generator : torch.Generator, optional
         On the RBM's device, for reproducible runs.
     return_bounds : bool
-        Return an :class:`AISResult` (estimate, band, log weights); ``False`` returns the
-        estimate alone as a float.
+        Return an :class:`AISResult` (estimate, band, log weights, diagnostics); ``False``
+        returns the estimate alone as a float.
+    floor_states : tensor (n, n_visible) or sequence of tensors, optional
+        Visible states seen elsewhere (training data, persistent chains) for the proven floor
+        on log Z (:func:`~layerwise.partition.log_z_floor`); default ``data`` when it is
+        binary. The runs' end states and a persistent RBM's chains are always added. Binary
+        visible units only.
+    floor_check : {"warn", "raise", "off"}
+        When the estimate is below the floor (a missed mode): a :class:`MissedModeWarning`,
+        a :class:`MissedModeError`, or nothing (no floor computed). A :class:`LowESSWarning`
+        flags an effective sample size under :data:`MIN_ESS` (not with ``"off"``).
+    segments : int or sequence of float
+        The beta segments of :attr:`AISResult.segment_variance` (see :func:`anneal`).
 
     Returns
     -------
     AISResult or float
+        Its ``floor`` set (binary visible units); the float is the estimate even when it is
+        below the floor (use :attr:`AISResult.log_z_checked` for the bound).
     """
     n_runs = check_int("n_runs", n_runs, 1)
     betas_t = ais_betas(n_betas) if betas is None else check_betas(betas)
     if rbm.hidden.states is None:  # pragma: no cover - the RBM offers binary hidden units only
         raise NotImplementedError("AIS needs binary hidden units.")
+    check_choice("floor_check", floor_check, FLOOR_CHECKS)
     path = RBMPath(rbm, _base_visible_bias(rbm, base_visible_bias, data))
-    result = anneal(path, betas_t, n_runs, generator)
+    result = anneal(path, betas_t, n_runs, generator, segments=segments)
+    floor = None
+    if floor_check != "off" and rbm.visible.states is not None:
+        seen = [result.end_states[0]]
+        chains = getattr(rbm, "chains", None) if getattr(rbm, "persistent", False) else None
+        if chains is not None and is_discrete(chains, rbm.visible.states):
+            seen.append(chains)  # the persistent chains' visible states
+        if floor_states is not None:
+            seen += list(floor_states) if isinstance(floor_states, (list, tuple)) else [floor_states]
+        elif data is not None:
+            d = rbm.validate_data(data)
+            if is_discrete(d, rbm.visible.states):
+                seen.append(d)
+        floor = log_z_floor(rbm, seen)
+    check_ais_result(result, floor, floor_check)
     return result if return_bounds else result.log_z
 
 
@@ -420,7 +393,8 @@ class AnnealingPath:
 
 
 @torch.no_grad()
-def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Generator | None = None) -> AISResult:
+def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Generator | None = None, *,
+           segments: int | Sequence[float] = 10) -> AISResult:
     r"""Annealed importance sampling along ``path`` (Neal 2001): the one AIS loop.
 
     Each of ``n_runs`` runs draws ``x_0 ~ p_0`` (:meth:`AnnealingPath.sample_base`), then for
@@ -441,23 +415,52 @@ def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Gen
         Independent runs, vectorised.
     generator : torch.Generator, optional
         On the path's device, for reproducible runs.
+    segments : int or sequence of float
+        Where to measure the variance: ``S`` equal segments of [0, 1] in beta, or their edges
+        (increasing from 0 to 1). The log weights are copied at the segment ends (S copies,
+        no random numbers drawn: the estimate is the same for any ``segments``).
 
     Returns
     -------
     AISResult
-        The estimate ``log Z_0 + log mean_r w_r`` with its band and per-run log weights.
+        The estimate ``log Z_0 + log mean_r w_r`` with its band, per-run log weights, per-segment
+        variances (:attr:`AISResult.segment_variance`) and the runs' end states.
     """
+    edges = _segment_edges(segments)
     bl = betas.tolist()
+    # the step to beta_k counts in segment s when beta_k is in (e_s, e_{s+1}]
+    seg_of = (torch.searchsorted(edges, betas.detach().to("cpu", torch.float64)) - 1).clamp(min=0).tolist()
     x = path.sample_base(n_runs, generator)
     log_w = torch.zeros(n_runs, dtype=torch.float64, device=path.device)
+    ends = {}  # segment -> cumulative log w at its last step
     last = len(bl) - 1
     for k in range(1, last + 1):
         b_prev, b_k = bl[k - 1], bl[k]
         if b_k != b_prev:
             log_w += path.log_weight(x, b_prev, b_k)
+        if k == last or seg_of[k + 1] != seg_of[k]:
+            ends[seg_of[k]] = log_w.clone()
         if k < last:
             x = path.transition(x, b_k, generator)
-    return AISResult.from_log_weights((log_w + path.log_base_z).cpu())
+    cum, prev = [], torch.zeros_like(log_w)
+    for s in range(len(edges) - 1):
+        prev = ends.get(s, prev)
+        cum.append(prev)
+    cum_t = torch.stack(cum).cpu()  # (S, R)
+    incr = torch.diff(cum_t, dim=0, prepend=torch.zeros_like(cum_t[:1]))
+    var = (lambda t: t.var(1)) if n_runs > 1 else (lambda t: torch.zeros(t.shape[0], dtype=torch.float64))
+    return AISResult.from_log_weights((log_w + path.log_base_z).cpu(), segment_betas=edges,
+                                      segment_variance=var(incr), cumulative_variance=var(cum_t), end_states=x)
+
+
+def _segment_edges(segments: int | Sequence[float]) -> Tensor:
+    if isinstance(segments, int) and not isinstance(segments, bool):
+        return torch.linspace(0.0, 1.0, check_int("segments", segments, 1) + 1, dtype=torch.float64)
+    t = as_float_tensor("segments", segments, torch.float64).detach().cpu()
+    if t.dim() != 1 or t.numel() < 2 or float(t[0]) != 0.0 or float(t[-1]) != 1.0 or bool((t[1:] <= t[:-1]).any()):
+        raise ValueError("'segments' must be a number of segments or their edges, increasing from 0 to 1; "
+                         f"got {segments!r}.")
+    return t
 
 
 class RBMPath(AnnealingPath):
@@ -512,104 +515,3 @@ class RBMPath(AnnealingPath):
         h = rbm.hidden.sample(beta * state[1], generator=generator)
         v = rbm.visible.sample((1.0 - beta) * self.b_a + beta * rbm.visible_input(h), generator, rbm.log_sigma)
         return self._state(v)
-
-
-# ---- likelihoods ------------------------------------------------------------------------------
-
-
-def _visible_batch(rbm, v: Any) -> Tensor:
-    t = rbm.validate_data(v)
-    return t.to(device=rbm.weight.device, dtype=rbm.weight.dtype)
-
-
-def log_likelihood(rbm, v: Any, method: str = "exact", log_z: float | AISResult | None = None,
-                   **options: Any) -> Tensor:
-    """log p(v) = -F(v) - log Z for each row of ``v``.
-
-    Parameters
-    ----------
-    rbm : RBM
-    v : tensor (B, n_visible)
-        Visible vectors (for binary units the value is a log-probability only for binary v).
-    method : {"exact", "ais"}
-        How to get log Z when ``log_z`` is not given (see :func:`log_partition`).
-    log_z : float or AISResult, optional
-        A log Z computed once, to score many batches without recomputing it.
-    **options
-        Passed to :func:`log_partition` (only when ``log_z`` is None).
-
-    Returns
-    -------
-    Tensor (B,), float64, on the RBM's device; ``-F(v)`` keeps its autograd graph.
-    """
-    if log_z is None:
-        log_z = log_partition(rbm, method=method, **options)
-    elif options:
-        raise TypeError(f"Options {sorted(options)} are only used to compute log Z; 'log_z' was given.")
-    if isinstance(log_z, AISResult):
-        log_z = log_z.log_z
-    log_z = check_real("log_z", log_z)
-    x = _visible_batch(rbm, v)
-    return -rbm.free_energy(x).to(torch.float64) - log_z
-
-
-def pseudo_log_likelihood(rbm, v: Any, exact: bool = True, generator: torch.Generator | None = None) -> Tensor:
-    r"""The pseudo-log-likelihood ``sum_i log p(v_i | v_{-i})`` of each row (Besag 1975).
-
-    With ``v^(i)`` the vector with unit i flipped (``1 - v_i`` for Bernoulli, ``-v_i`` for
-    spin units)::
-
-        log p(v_i | v_{-i}) = log [e^{-F(v)} / (e^{-F(v)} + e^{-F(v^(i))})]
-                            = log sigmoid(F(v^(i)) - F(v)).
-
-    ``F(v^(i)) - F(v) = -b_i d_i - sum_j [L(a_j + W_ji d_i) - L(a_j)]`` with
-    ``d_i = v^(i)_i - v_i`` and ``a = c + W v``, so all the flips cost one ``(B, n_visible,
-    n_hidden)`` elementwise pass (in chunks of bits), not n_visible matrix products.
-
-    ``exact=False`` is scikit-learn's estimate (``BernoulliRBM.score_samples``): one bit ``i``
-    drawn uniformly per row and ``n_visible * log sigmoid(F(v^(i)) - F(v))``; sklearn writes
-    it ``-n_visible * logaddexp(0, -(fe_ - fe))`` with ``fe_`` the flipped free energy — the
-    same sign. Its expectation over the bit is the exact value.
-
-    Parameters
-    ----------
-    rbm : RBM
-        With binary (Bernoulli or spin) visible units.
-    v : tensor (B, n_visible)
-        Visible vectors (probabilities are flipped as ``1 - v``, like scikit-learn).
-    exact : bool
-        All bits, or the one-random-bit estimate.
-    generator : torch.Generator, optional
-        On the RBM's device, for the random bits of ``exact=False``.
-
-    Returns
-    -------
-    Tensor (B,) in the RBM's dtype (differentiable in the parameters).
-    """
-    if rbm.visible.states is None:
-        raise ValueError(
-            "pseudo_log_likelihood needs binary visible units ('bernoulli' or 'spin'); this RBM has "
-            f"visible={rbm.visible.name!r}. Use log_likelihood instead."
-        )
-    x = _visible_batch(rbm, v)
-    lo, hi = rbm.visible.states
-    d = (lo + hi) - 2 * x  # flipped minus current, (B, n_visible)
-    a = rbm.hidden_input(x)  # (B, n_hidden)
-    la = rbm.hidden.log_partition(a)
-    wt = rbm.weight.T  # (n_visible, n_hidden)
-    b = rbm.visible_bias
-    n_batch, n_vis = x.shape
-    if not exact:
-        i = torch.randint(n_vis, (n_batch,), generator=generator, device=x.device)
-        di = d.gather(1, i.unsqueeze(1)).squeeze(1)  # (B,)
-        a_flip = a + di.unsqueeze(1) * wt[i]  # (B, n_hidden)
-        d_free = -di * b[i] - (rbm.hidden.log_partition(a_flip) - la).sum(1)
-        return n_vis * F.logsigmoid(d_free)
-    chunk = max(1, min(n_vis, 2**22 // max(1, n_batch * rbm.n_hidden)))
-    out = torch.zeros(n_batch, dtype=x.dtype, device=x.device)
-    for start in range(0, n_vis, chunk):
-        sl = slice(start, start + chunk)
-        a_flip = a.unsqueeze(1) + d[:, sl].unsqueeze(2) * wt[sl]  # (B, C, n_hidden)
-        d_free = -d[:, sl] * b[sl] - (rbm.hidden.log_partition(a_flip) - la.unsqueeze(1)).sum(2)  # (B, C)
-        out = out + F.logsigmoid(d_free).sum(1)
-    return out
