@@ -241,6 +241,7 @@ def restore_trainer(optimizer, checkpoint: dict, rng: bool = True) -> None:
 MOVED_CLASSES = {
     "layerwise.pretraining.Classifier": "layerwise.models.classifier.Classifier",
     "layerwise.models.cnn.CNNClassifier": "layerwise.models.classifier.CNNClassifier",
+    "layerwise.models.dbm._ScaledRBM": "layerwise.models.dbm_parts.ScaledRBM",
 }
 
 

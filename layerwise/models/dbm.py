@@ -35,7 +35,6 @@ quantitative analysis of deep belief networks", ICML.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import torch
@@ -44,13 +43,13 @@ from torch.nn import functional as F
 
 from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
-from ..partition import (FLOOR_CHECKS, AISResult, AnnealingPath, ais_betas, anneal, check_ais_result, check_betas,
+from ..partition import (FLOOR_CHECKS, AISResult, ais_betas, anneal, check_ais_result, check_betas,
                          in_float64, is_discrete, log_z_floor)
 from ..pretraining import pretrain
 from ..training import all_reduce_mean
 from ..units import get_units
 from .classifier import Classifier
-from .rbm import RBM
+from .dbm_parts import DBMPath, ScaledRBM
 
 __all__ = ["DBM"]
 
@@ -58,29 +57,6 @@ __all__ = ["DBM"]
 MAX_EXACT_STATES = 2**25
 
 _BERNOULLI = get_units("bernoulli")
-
-
-class _ScaledRBM(RBM):
-    """An RBM whose bottom-up input is ``up * W v + c`` and top-down input ``down * W^T h + b``.
-
-    The doubled-input RBMs of DBM pre-training (Salakhutdinov & Hinton 2009, section 3.1;
-    2012, section 4). The closed-form update of :class:`RBM` is used unchanged: the gradient
-    of the scaled model is ``up``/``down`` times the plain one, a learning-rate factor.
-    """
-
-    def __init__(self, n_visible: int, n_hidden: int, up: float, down: float, **kwargs: Any) -> None:
-        super().__init__(n_visible, n_hidden, **kwargs)
-        self.up, self.down = float(up), float(down)
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "up": self.up, "down": self.down}
-
-    def hidden_input(self, v: Tensor) -> Tensor:
-        return torch.addmm(self.hidden_bias, v, self.weight.T, alpha=self.up) if v.dim() == 2 \
-            else self.up * F.linear(v, self.weight) + self.hidden_bias
-
-    def visible_input(self, h: Tensor) -> Tensor:
-        return self.visible_bias + self.down * (h @ self.weight)
 
 
 class DBM(nn.Module):
@@ -484,7 +460,7 @@ class DBM(nn.Module):
         for l in range(1, L + 1):
             up = 2.0 if l < L else 1.0
             down = 2.0 if l > 1 else 1.0
-            rbms.append(_ScaledRBM(self.sizes[l - 1], self.sizes[l], up, down, device=w.device, dtype=w.dtype))
+            rbms.append(ScaledRBM(self.sizes[l - 1], self.sizes[l], up, down, device=w.device, dtype=w.dtype))
         stack = pretrain(rbms, x, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                          momentum=momentum, progress=progress, **fit_options)
         with torch.no_grad():
@@ -527,7 +503,7 @@ class DBM(nn.Module):
 
     # ---- partition function ----------------------------------------------------------------------
 
-    def _log_marginal(self, states: Sequence[Tensor], enumerated: int, beta: float = 1.0,
+    def log_marginal(self, states: Sequence[Tensor], enumerated: int, beta: float = 1.0,
                       base_bias: Tensor | None = None) -> Tensor:
         r"""log of the unnormalised marginal of the layers of parity ``enumerated`` (0: even, 1: odd),
         the other layers summed out analytically, at inverse temperature ``beta``::
@@ -561,7 +537,7 @@ class DBM(nn.Module):
         :class:`~layerwise.partition.AISResult` with the estimate and its ±3 SE band).
 
         **exact**: enumerate the layers of one parity (odd or even, whichever has fewer units)
-        in float64 and sum the others out analytically (:meth:`_log_marginal` at beta = 1)::
+        in float64 and sum the others out analytically (:meth:`log_marginal` at beta = 1)::
 
             log Z = logsumexp_{x_odd} [ sum_{l odd} b_l^T x_l + sum_{l even} sum_j softplus(a_{l,j}) ].
 
@@ -573,7 +549,7 @@ class DBM(nn.Module):
         (n_1 + ... + n_L) log 2``. ``p_beta ∝ exp(-(1 - beta) E_A - beta E)``: every weight and
         bias scaled by beta, plus ``(1 - beta) b_A`` on the visible layer. The odd layers are
         summed out analytically, so the chain lives on the even layers with unnormalised
-        marginal ``p*_beta(x_even)`` (:meth:`_log_marginal`); each run starts at an exact sample
+        marginal ``p*_beta(x_even)`` (:meth:`log_marginal`); each run starts at an exact sample
         of A and, for ``k = 1..K``::
 
             log w += log p*_{beta_k}(x_even) - log p*_{beta_{k-1}}(x_even),
@@ -624,7 +600,7 @@ class DBM(nn.Module):
             for start in range(0, 2**n, batch_states):
                 bits = binary_states(n, start=start, stop=min(start + batch_states, 2**n),
                                      device=w.device, dtype=w.dtype)  # (S, n), bit j of the row index is unit j
-                parts.append(torch.logsumexp(m._log_marginal(m._split(bits, parity), parity), 0))
+                parts.append(torch.logsumexp(m.log_marginal(m._split(bits, parity), parity), 0))
             return float(torch.logsumexp(torch.stack(parts), 0))
 
         n_runs = check_int("n_runs", n_runs, 1)
@@ -634,7 +610,7 @@ class DBM(nn.Module):
             b_a = torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype)
         else:
             b_a = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
-        res = anneal(_DBMPath(m, b_a), betas_t, n_runs, generator, segments=segments)
+        res = anneal(DBMPath(m, b_a), betas_t, n_runs, generator, segments=segments)
         if floor_check == "off":
             return res
         seen = [torch.cat(res.end_states[0::2], 1), torch.cat(self.chains[0::2], 1)]  # AIS ends, persistent chains
@@ -658,9 +634,9 @@ class DBM(nn.Module):
         return torch.cat(out)
 
     def even_free_energy(self, x: Tensor) -> Tensor:
-        r"""``F(x_even) = -log sum_{x_odd} exp(-E)``, the odd layers summed out exactly (:meth:`_log_marginal`
+        r"""``F(x_even) = -log sum_{x_odd} exp(-E)``, the odd layers summed out exactly (:meth:`log_marginal`
         at beta = 1); ``x`` holds the even layers side by side, shape (B, n_0 + n_2 + ...) -> (B,)."""
-        return -self._log_marginal(self._split(x.to(self._like().dtype), 0), 0)
+        return -self.log_marginal(self._split(x.to(self._like().dtype), 0), 0)
 
     def _split(self, x: Tensor, parity: int) -> list[Tensor | None]:
         """The layers of one parity from their states side by side (the others None)."""
@@ -692,39 +668,3 @@ class DBM(nn.Module):
 
     def __repr__(self) -> str:
         return f"DBM({self.extra_repr()})"
-
-
-class _DBMPath(AnnealingPath):
-    r"""The annealing path of :meth:`DBM.log_partition` (``method="ais"``) for :func:`layerwise.partition.anneal`.
-
-    A state is the list of every layer's states; the odd layers are summed out in
-    :meth:`log_unnormalised` (:meth:`DBM._log_marginal` of the even layers), so only the even
-    layers matter to the weights. The base model has visible biases ``b_A`` and nothing else.
-    """
-
-    def __init__(self, dbm: DBM, base_bias: Tensor) -> None:
-        self.dbm, self.b_a = dbm, base_bias
-        self.device = base_bias.device
-        self.log_base_z = float(F.softplus(base_bias).sum()) + sum(dbm.sizes[1:]) * math.log(2.0)
-
-    def sample_base(self, n_runs: int, generator: torch.Generator | None) -> list[Tensor]:
-        """Exact samples of A: visible units Bernoulli(sigmoid(b_A)), hidden units fair coins."""
-        b_a = self.b_a
-        x = [sample_bernoulli(torch.sigmoid(b_a).expand(n_runs, -1).contiguous(), generator)]
-        x += [sample_bernoulli(torch.full((n_runs, s), 0.5, device=b_a.device, dtype=b_a.dtype), generator)
-              for s in self.dbm.sizes[1:]]
-        return x
-
-    def log_unnormalised(self, state: list[Tensor], beta: float) -> Tensor:
-        return self.dbm._log_marginal(state, 0, beta, self.b_a)
-
-    def transition(self, state: list[Tensor], beta: float, generator: torch.Generator | None) -> list[Tensor]:
-        """One Gibbs sweep of p_beta: the odd layers given the even ones, then the even given the odd."""
-        m, x = self.dbm, state
-        for parity in (1, 0):
-            for l in range(parity, len(m.sizes), 2):
-                a = beta * m.layer_input(x, l)
-                if l == 0:
-                    a = a + (1.0 - beta) * self.b_a
-                x[l] = sample_bernoulli(torch.sigmoid(a), generator)
-        return x
