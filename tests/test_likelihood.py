@@ -204,6 +204,33 @@ def test_reverse_anneal_is_the_rbm_estimator():
         reverse_anneal(path, torch.tensor([0.0, 0.5], dtype=torch.float64), (v, rbm.hidden_input(v)))
 
 
+def test_a_mode_the_annealing_misses():
+    """A needle mode: one hidden unit switched on only at one state v* of 30 visible units,
+    holding half the mass. Neither AIS nor the forward annealing model ever reaches it, so both
+    ends are log 2 too high on vectors outside it; the reverse chain started at v* is far too
+    low, and a test set containing v* opens the sandwich around the exact mean."""
+    n = 30
+    alpha = 2 * n * math.log(2)  # exp(alpha / 2) = 2^30: the mode holds half of Z
+    g = gen(0)
+    v_star = torch.bernoulli(torch.full((n,), 0.5, dtype=torch.float64), generator=g)
+    rbm = RBM(n, 1, dtype=torch.float64)
+    with torch.no_grad():
+        rbm.visible_bias.zero_()
+        rbm.weight.copy_(alpha * (2 * v_star - 1)[None])  # a(v) = alpha / 2 at v*, <= -alpha / 2 elsewhere
+        rbm.hidden_bias.fill_(-alpha * (float(v_star.sum()) - 0.5))
+    v = torch.cat([v_star[None], torch.bernoulli(torch.full((10, n), 0.5, dtype=torch.float64), generator=g)])
+    log_z = exact_log_partition(rbm)
+    assert log_z == pytest.approx((n + 1) * math.log(2), abs=1e-9)
+    exact = (-rbm.free_energy(v) - log_z).detach().numpy()
+    b = log_likelihood_bounds(rbm, v, n_runs=10, n_betas=100, ais_runs=100, generator=gen(1))
+    upper = (b.neg_free_energy - b.log_z).numpy()
+    lower = b.raise_result.log_likelihood.numpy()
+    np.testing.assert_allclose(upper - exact, math.log(2), atol=0.02)  # AIS misses the mode
+    np.testing.assert_allclose(lower[1:] - exact[1:], math.log(2), atol=0.05)  # so does p_ann
+    assert lower[0] < exact[0] - 5  # the reverse chain from v* is conservative
+    assert b.lower < exact.mean() < b.upper and b.width > 1
+
+
 # ---- the sandwich --------------------------------------------------------------------------
 
 
@@ -224,6 +251,7 @@ def test_bounds_take_a_log_z():
     assert b2.lower == b.lower  # the same generator, the same reverse chains
     b3 = log_likelihood_bounds(rbm, v, n_runs=10, n_betas=100, ais_runs=30, generator=gen(0))
     assert isinstance(b3.ais, AISResult) and b3.ais.log_weights.shape == (30,)
+    assert b3.crossed == (b3.width < 0)
     lo9, hi9 = b3.interval(0.9)
     assert hi9 - b3.upper == pytest.approx(math.log(20)) and b3.lower - lo9 == pytest.approx(math.log(20))
 
