@@ -82,15 +82,18 @@ def gen(seed):
 # ---- RAISE against the annealing model and the exact likelihood ----------------------------
 
 
-@pytest.mark.parametrize("n_betas", [2, 4])
-def test_raise_weights_are_unbiased_for_the_annealing_model(n_betas):
+@pytest.mark.parametrize("n_betas,base", [(2, "rbm"), (4, "rbm"), (4, "given")])
+def test_raise_weights_are_unbiased_for_the_annealing_model(n_betas, base):
     rbm = random_rbm(seed=0)
     betas = ais_betas(n_betas).numpy()
     vs, log_p = exact_log_p(rbm)
-    p_ann = annealing_model(rbm, betas, params(rbm)[1])
+    b_a = params(rbm)[1] if base == "rbm" else np.random.default_rng(9).normal(0, 1, 10)
+    p_ann = annealing_model(rbm, betas, b_a)
     assert p_ann.sum() == pytest.approx(1.0, abs=1e-12)
     top = np.argsort(-log_p)[:4]
-    res = raise_log_likelihood(rbm, torch.from_numpy(vs[top]), n_runs=20000, n_betas=n_betas, generator=gen(1))
+    given = torch.from_numpy(b_a) if base == "given" else None
+    res = raise_log_likelihood(rbm, torch.from_numpy(vs[top]), n_runs=20000, n_betas=n_betas, generator=gen(1),
+                               base_visible_bias=given)
     assert isinstance(res, RAISEResult) and res.log_weights.shape == (4, 20000)
     assert res.log_weights.dtype == torch.float64 and res.log_likelihood.dtype == torch.float64
     w = res.log_weights.exp().numpy()
