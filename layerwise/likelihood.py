@@ -8,7 +8,9 @@ Estimator (RAISE; Burda, Grosse & Salakhutdinov 2015) runs the same annealing pa
 from the test vector towards the base model, and gives a *stochastic lower bound* on the
 log-probability that an annealing model assigns to the vector (see
 :func:`raise_log_likelihood`). Together they give a test log-likelihood as ``[lower, upper]``
-(:func:`log_likelihood_bounds`); when both ends agree, neither estimate has gone far wrong.
+(:func:`log_likelihood_bounds`). Ends far apart mean that at least one estimate is far off;
+ends that agree can still share one blind spot, a mode of the model that neither chain
+reaches and no test vector visits (see :func:`log_likelihood_bounds`).
 
 The reverse chain uses only what AIS already needs, the :class:`layerwise.partition.AnnealingPath`
 protocol (``log_base_z``, ``log_unnormalised``, ``log_weight``, ``transition``), so
