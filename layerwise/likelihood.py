@@ -1,0 +1,442 @@
+r"""Two-sided test log-likelihoods of RBMs: reverse annealing (RAISE) below, AIS above.
+
+Annealed importance sampling (:func:`layerwise.partition.ais_log_partition`) estimates ``Z``
+without bias, so by Jensen's inequality ``E[log Z_hat] <= log Z``: the log-likelihood
+``-F(v) - log Z_hat`` it gives is a *stochastic upper bound* on ``log p(v)`` (too high in
+expectation, and far too high when the annealing misses a mode of the model). The Reverse AIS
+Estimator (RAISE; Burda, Grosse & Salakhutdinov 2015) runs the same annealing path backwards,
+from the test vector towards the base model, and gives a *stochastic lower bound* on the
+log-probability that an annealing model assigns to the vector (see
+:func:`raise_log_likelihood`). Together they give a test log-likelihood as ``[lower, upper]``
+(:func:`log_likelihood_bounds`). Ends far apart mean that at least one estimate is far off;
+ends that agree can still share one blind spot, a mode of the model that neither chain
+reaches and no test vector visits (see :func:`log_likelihood_bounds`).
+
+The reverse chain uses only what AIS already needs, the :class:`layerwise.partition.AnnealingPath`
+protocol (``log_base_z``, ``log_unnormalised``, ``log_weight``, ``transition``), so
+:func:`reverse_anneal` is written once for every path whose transitions are reversible (the
+RBM's block Gibbs sweep with the hidden units summed out is).
+
+References
+----------
+Burda, Grosse & Salakhutdinov (2015), "Accurate and conservative estimates of MRF
+log-likelihood using reverse annealing", AISTATS (JMLR W&CP 38).
+Neal (2001), "Annealed importance sampling", Statistics and Computing 11, 125-139.
+Salakhutdinov & Murray (2008), "On the quantitative analysis of deep belief networks", ICML.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+from ._validation import as_float_tensor, check_finite, check_int, check_real, check_tensor
+from .partition import CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition, check_betas
+
+__all__ = ["RAISEResult", "LikelihoodBounds", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds"]
+
+
+# ---- the reverse chain ------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def reverse_anneal(path: AnnealingPath, betas: Tensor, state: Any, generator: torch.Generator | None = None,
+                   bar: Any = None) -> Tensor:
+    r"""Log RAISE weights of the states ``state`` along ``path`` run backwards (Burda et al. 2015).
+
+    With ``f_k = p*_{beta_k}`` the path's unnormalised distributions (``f_0`` the base model,
+    normaliser ``Z_0``; ``f_K`` the model) and ``T_k`` a transition that leaves ``p_k`` invariant
+    and is reversible with respect to it, the *annealing model* is the generative process::
+
+        x_0 ~ p_0,   x_k ~ T_k(. | x_{k-1})  (k = 1..K),          p_ann(x) = P(x_K = x).      (1)
+
+    Its reversal started at ``x_K = x`` (``x_{k-1} ~ T_k(. | x_k)`` for ``k = K..1``; a
+    reversible ``T_k`` is its own reversal) is an importance distribution for the first K
+    states, and the ratio of the two path probabilities telescopes (the ``Z_k`` cancel)::
+
+        w = p_0(x_0) prod_k T_k(x_k | x_{k-1}) / prod_k T_k(x_{k-1} | x_k)
+          = f_K(x) / Z_0 * prod_{k=0}^{K-1} f_k(x_k) / f_{k+1}(x_k),                         (2)
+
+    so ``E[w] = p_ann(x)`` exactly, for any K, and ``E[log w] <= log p_ann(x)`` (Jensen).
+    In logs, ``log w = log f_K(x) - log Z_0 - sum_k [log f_k(x_{k-1}) - log f_{k-1}(x_{k-1})]``:
+    the AIS increments of :func:`layerwise.partition.anneal`, summed along the reversed chain and
+    subtracted. The first transition is the model's own (``beta_K = 1``), so for an RBM the
+    chain starts by drawing the hidden units from the posterior ``p(h | v)``.
+
+    Parameters
+    ----------
+    path : AnnealingPath
+        The annealing path; its :meth:`~layerwise.partition.AnnealingPath.transition` must be
+        reversible with respect to ``p_beta`` (a Gibbs sweep of a two-layer model summed over
+        one layer is; a sweep ``v -> h1 -> h2`` of a deeper model is not in general).
+    betas : Tensor
+        The schedule ``0 = beta_0 <= ... <= beta_K = 1``.
+    state : path state
+        The starting states ``x_K`` (one per chain), in the path's own representation.
+    generator : torch.Generator, optional
+        On the path's device.
+    bar : optional
+        An object with ``update(n)`` (a tqdm bar), advanced once per temperature.
+
+    Returns
+    -------
+    Tensor (n_chains,), float64 on the path's device: ``log w`` of each chain.
+    """
+    bl = betas.tolist()
+    if bl[-1] != 1.0 or bl[0] != 0.0:
+        raise ValueError(f"'betas' must run from 0 to 1; got first {bl[0]!r}, last {bl[-1]!r}.")
+    log_w = path.log_unnormalised(state, 1.0).to(torch.float64) - path.log_base_z
+    for k in range(len(bl) - 1, 0, -1):
+        state = path.transition(state, bl[k], generator)
+        if bl[k] != bl[k - 1]:
+            log_w = log_w - path.log_weight(state, bl[k - 1], bl[k])
+        if bar is not None:
+            bar.update(1)
+    return log_w
+
+
+# ---- RAISE for the RBM --------------------------------------------------------------------------
+
+
+@dataclass
+class RAISEResult:
+    """The outcome of :func:`raise_log_likelihood`.
+
+    Attributes
+    ----------
+    log_likelihood : Tensor (B,), float64
+        Per test vector, ``log mean_r w_r``: in expectation at most ``log p_ann(v)``.
+    log_weights : Tensor (B, n_runs), float64
+        ``log w_r`` of every reverse chain (each ``w_r`` is unbiased for ``p_ann(v)``).
+    """
+
+    log_likelihood: Tensor
+    log_weights: Tensor
+
+    @property
+    def mean(self) -> float:
+        """The data set's mean of :attr:`log_likelihood` (the number to report)."""
+        return float(self.log_likelihood.mean())
+
+    @property
+    def effective_sample_size(self) -> Tensor:
+        """Per test vector ``(sum_r w_r)^2 / sum_r w_r^2``: n_runs for equal weights, near 1
+        when one chain dominates (then the estimate is mostly the Jensen gap)."""
+        lw = self.log_weights
+        return torch.exp(2 * torch.logsumexp(lw, 1) - torch.logsumexp(2 * lw, 1))
+
+    def __float__(self) -> float:
+        return self.mean
+
+
+def _base_bias(rbm, base_visible_bias: Any, data: Any) -> Tensor:
+    """``b_A`` as :func:`layerwise.partition.ais_log_partition` chooses it (given, from the data's
+    means, or the RBM's own visible bias), so that both ends of the sandwich share a base model."""
+    dev, dt = rbm.weight.device, rbm.weight.dtype
+    if base_visible_bias is not None and data is not None:
+        raise ValueError("Give at most one of 'base_visible_bias' and 'data'.")
+    if base_visible_bias is not None:
+        ba = as_float_tensor("base_visible_bias", base_visible_bias).detach()
+        if tuple(ba.shape) != (rbm.n_visible,):
+            raise ValueError(f"'base_visible_bias' must have shape ({rbm.n_visible},); got {tuple(ba.shape)}.")
+        return check_finite("base_visible_bias", ba).to(dev, dt)
+    if data is None:
+        return rbm.visible_bias.detach().clone()
+    mean = rbm.validate_data(data).detach().to(dev, torch.float64).mean(0)
+    return rbm.visible.bias_from_mean(mean).to(dt)
+
+
+def _test_vectors(rbm, v: Any) -> Tensor:
+    """The test vectors, checked: 2-d, ``n_visible`` columns, finite, and for binary units
+    every entry one of the two states (a probability is not a state whose likelihood exists)."""
+    t = check_tensor("v", v, ndim=2, n_features=rbm.n_visible)
+    rbm.visible.check_data(t, "v")
+    states = rbm.visible.states
+    if states is not None:
+        bad = (t != states[0]) & (t != states[1])
+        if bool(bad.any()):
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(
+                f"'v' must hold the {rbm.visible.name} units' states {states} only, as log p(v) is "
+                f"defined for states; got {float(t[first])!r} at index {first}. Binarise the data "
+                "first (datasets.Binarize)."
+            )
+    return t.detach().to(rbm.weight.device, rbm.weight.dtype)
+
+
+def _schedule(n_betas: int, betas: Any) -> Tensor:
+    return ais_betas(n_betas) if betas is None else check_betas(betas)
+
+
+@torch.no_grad()
+def raise_log_likelihood(
+    rbm,
+    v: Any,
+    n_runs: int = 100,
+    n_betas: int = 10000,
+    *,
+    betas: Sequence[float] | Tensor | None = None,
+    base_visible_bias: Tensor | None = None,
+    data: Any = None,
+    generator: torch.Generator | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> RAISEResult:
+    r"""A stochastic lower bound on each ``log p(v)``: the Reverse AIS Estimator (Burda et al. 2015).
+
+    The path is AIS's (:class:`layerwise.partition.RBMPath`, Salakhutdinov & Murray 2008): the
+    base model A has the RBM's hidden units uncoupled and visible biases ``b_A``, and with the
+    hidden units summed out (``L`` their ``log_partition``, ``a(v) = c + W s(v)``)::
+
+        log f_k(v) = -(1 - beta_k) V_A(v) - beta_k V_B(v) + sum_j L(beta_k a_j(v)),
+        log Z_0 = n_hidden L(0) + log sum_v exp(-V_A(v)),       log f_K(v) = -F(v).
+
+    ``T_k`` is one block Gibbs sweep of ``p_k``, ``h ~ p_k(h | v)``, ``v' ~ p_k(v' | h)``;
+    as a kernel on v it is reversible with respect to ``p_k(v)``
+    (``p_k(v) T_k(v' | v) = sum_h p_k(v, h) p_k(v', h) / p_k(h)``, symmetric). Each of the
+    ``n_runs`` reverse chains of a test vector starts at ``v_K = v``, draws ``h`` from the
+    model's posterior ``p(h | v)`` and a new ``v`` (the sweep at ``beta_K = 1``), and moves
+    down the schedule; its log weight (:func:`reverse_anneal`, eq. (2) there) is::
+
+        log w = -F(v) - log Z_0 - sum_{k=1}^{K} [log f_k(v_{k-1}) - log f_{k-1}(v_{k-1})],  (3)
+
+    and the estimate is ``log p_hat(v) = log mean_r w_r``.                                    (4)
+
+    What it bounds. ``E[w] = p_ann(v)``, the probability of v under the annealing model
+    (eq. (1) of :func:`reverse_anneal`: sample the base model, then run the sweeps
+    ``T_1 .. T_K``), so ``E[log p_hat(v)] <= log p_ann(v)`` exactly, for any schedule.
+    ``p_ann`` is not the RBM: it tends to ``p`` as the schedule lengthens. On average over
+    vectors drawn from the RBM itself, ``E log p_ann <= E log p`` (the gap is
+    ``KL(p || p_ann) >= 0``), so there the estimate is a lower bound on the mean of ``log p``
+    in expectation. For other test data it is a lower bound on ``log p_ann``, which Burda et al.
+    find at or below ``log p`` in practice, but not always: a model trained by CD-1 can fit
+    the data worse than its short-run annealing model does (on an RBM 64-20 trained by CD-1
+    on the digits, RAISE with 100 temperatures lies 0.03-0.05 nats above the exact mean test
+    log p(v), with 1,000 temperatures 0.003 above; ``benchmarks/raise_sandwich.py``). The
+    excess vanishes as the schedule lengthens. Markov's inequality bounds the chance of a large
+    overestimate: ``P(log p_hat(v) > log p_ann(v) + t) <= exp(-t)``.
+
+    A mode of the RBM that the annealing never reaches (mass ``m``) is missing from ``p_ann``:
+    for test vectors outside it RAISE is too high by ``-log(1 - m)``, exactly as AIS is, but
+    for a test vector inside it the reverse chain starts in the mode, where ``p_ann`` is
+    small, and RAISE is far too *low*. So test data that visit a missed mode open the
+    sandwich, and a mode no test vector visits goes unseen by both ends
+    (``tests/test_likelihood.py::test_a_mode_the_annealing_misses``).
+
+    Parameters
+    ----------
+    rbm : RBM
+        Bernoulli, spin or Gaussian visible units (a density for Gaussian ones), Bernoulli or
+        spin hidden units.
+    v : tensor (B, n_visible)
+        Test vectors; for binary units every entry must be one of the two states.
+    n_runs : int
+        Reverse chains per test vector.
+    n_betas : int
+        Number of inverse temperatures including 0 and 1
+        (:func:`layerwise.partition.ais_betas`); the cost is ``n_betas`` Gibbs sweeps of
+        ``B * n_runs`` chains.
+    betas : sequence of float, optional
+        An explicit schedule, non-decreasing from 0 to 1; overrides ``n_betas``.
+    base_visible_bias : tensor (n_visible,), optional
+        ``b_A`` directly.
+    data : tensor (n, n_visible), optional
+        Fit ``b_A`` to these data's means instead (the training data, as for AIS). Without
+        either, ``b_A`` is the RBM's own visible bias.
+    generator : torch.Generator, optional
+        On the RBM's device, for reproducible runs.
+    batch_size : int, optional
+        Test vectors annealed at once (each with its ``n_runs`` chains); by default as many as
+        keep one ``(chains, n_visible + n_hidden)`` tensor under
+        :data:`layerwise.partition.CHUNK_ELEMENTS` elements.
+    progress : bool
+        Show a tqdm bar over the temperatures of every chunk.
+
+    Returns
+    -------
+    RAISEResult
+        Per-vector estimates (4) and the log weights (3), float64 on the CPU.
+    """
+    n_runs = check_int("n_runs", n_runs, 1)
+    betas_t = _schedule(n_betas, betas)
+    x = _test_vectors(rbm, v)
+    if batch_size is None:
+        batch_size = max(1, CHUNK_ELEMENTS // ((rbm.n_visible + rbm.n_hidden) * n_runs))
+    batch_size = check_int("batch_size", batch_size, 1)
+    path = RBMPath(rbm, _base_bias(rbm, base_visible_bias, data))
+    n = x.shape[0]
+    steps = (len(betas_t) - 1) * math.ceil(n / batch_size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="RAISE", unit="beta", leave=False, dynamic_ncols=True)
+    parts = []
+    try:
+        for start in range(0, n, batch_size):
+            chains = x[start:start + batch_size].repeat_interleave(n_runs, 0)  # (b * R, n_visible)
+            state = (chains, rbm.hidden_input(chains))  # RBMPath's state: (v, a(v))
+            lw = reverse_anneal(path, betas_t, state, generator, bar)
+            parts.append(lw.reshape(-1, n_runs).cpu())
+    finally:
+        if bar is not None:
+            bar.close()
+    log_weights = torch.cat(parts)
+    estimate = torch.logsumexp(log_weights, 1) - math.log(n_runs)
+    return RAISEResult(log_likelihood=estimate, log_weights=log_weights)
+
+
+# ---- the sandwich -----------------------------------------------------------------------------
+
+
+@dataclass
+class LikelihoodBounds:
+    """The mean test log-likelihood as ``[lower, upper]`` (:func:`log_likelihood_bounds`).
+
+    Attributes
+    ----------
+    lower : float
+        RAISE: the mean over the test vectors of ``log mean_r w_r``; a stochastic lower bound
+        (in expectation) on the mean ``log p_ann(v)``.
+    upper : float
+        AIS: ``mean(-F(v)) - log_z``; a stochastic upper bound (in expectation) on the mean
+        ``log p(v)`` when ``log_z`` is (in expectation) at most ``log Z``.
+    log_z : float
+        The log Z used for ``upper``.
+    raise_result : RAISEResult
+        The per-vector RAISE estimates and weights.
+    ais : AISResult or None
+        The AIS run behind ``log_z`` (None when ``log_z`` was given as a number).
+    neg_free_energy : Tensor (B,), float64
+        ``-F(v)`` of each test vector: ``neg_free_energy - log_z`` is the per-vector upper end.
+    """
+
+    lower: float
+    upper: float
+    log_z: float
+    raise_result: RAISEResult
+    ais: AISResult | None
+    neg_free_energy: Tensor
+
+    @property
+    def width(self) -> float:
+        """``upper - lower`` in nats (negative when the two estimates cross)."""
+        return self.upper - self.lower
+
+    @property
+    def crossed(self) -> bool:
+        """``lower > upper``: at least one end is off by more than the gap (too few runs, or a
+        schedule too short for RAISE's annealing model to be close to the RBM); lengthen the
+        schedule before quoting either number."""
+        return self.lower > self.upper
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        r"""``[lower - t, upper + t]`` with ``t = log(2 / (1 - confidence))``: a sure-probability
+        widening of the sandwich by Markov's inequality.
+
+        Both estimators average weights whose expectation is known: ``E[Z_hat] = Z`` (AIS) and
+        ``E[p_hat(v) / p_ann(v)] = 1`` (RAISE). Markov's inequality gives
+        ``P(log Z_hat >= log Z + t) <= exp(-t)`` and, through the arithmetic-geometric mean
+        inequality ``mean_i log(p_hat_i / p_ann_i) <= log mean_i (p_hat_i / p_ann_i)``,
+        ``P(lower >= mean log p_ann + t) <= exp(-t)``. With ``exp(-t) = (1 - confidence) / 2``
+        for each end, the interval contains ``mean log p(v)`` with probability at least
+        ``confidence`` whenever ``mean log p_ann(v) <= mean log p(v)`` on the test vectors
+        (the lower end's assumption, see :func:`log_likelihood_bounds`). It is wide (3.7 nats at
+        95 %) but assumes nothing about how well either chain mixed.
+        """
+        confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
+        t = math.log(2.0 / (1.0 - confidence))
+        return self.lower - t, self.upper + t
+
+    def __iter__(self):
+        return iter((self.lower, self.upper))
+
+    def __str__(self) -> str:
+        return f"[{self.lower:.3f}, {self.upper:.3f}] nats (width {self.width:.3f})"
+
+
+@torch.no_grad()
+def log_likelihood_bounds(
+    rbm,
+    v: Any,
+    n_runs: int = 100,
+    n_betas: int = 10000,
+    *,
+    log_z: float | AISResult | None = None,
+    ais_runs: int = 100,
+    betas: Sequence[float] | Tensor | None = None,
+    base_visible_bias: Tensor | None = None,
+    data: Any = None,
+    generator: torch.Generator | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> LikelihoodBounds:
+    r"""The mean test log-likelihood of an RBM as ``[RAISE lower, AIS upper]``.
+
+    ``lower = mean_i log p_hat_RAISE(v_i)`` (:func:`raise_log_likelihood`) and
+    ``upper = mean_i -F(v_i) - log Z_hat`` with ``log Z_hat`` from
+    :func:`layerwise.partition.ais_log_partition`. Both are *stochastic* bounds: each holds in
+    expectation, not for every run.
+
+    What each side assumes:
+
+    * **upper** (AIS; Neal 2001, Salakhutdinov & Murray 2008): ``Z_0 w`` is unbiased for Z, so
+      ``E[log Z_hat] <= log Z`` and ``E[upper] >= mean log p(v)``, with nothing assumed of the
+      schedule. The estimate can still be far too high with no sign of it when the annealing
+      misses a mode (the weights that would correct it are never drawn); a proven floor on
+      log Z, passed as ``log_z``, turns it into a sure upper bound.
+    * **lower** (RAISE; Burda, Grosse & Salakhutdinov 2015): ``E[lower] <= mean log p_ann(v)``
+      exactly, where ``p_ann`` is the annealing model (the base model followed by the
+      schedule's Gibbs sweeps). It bounds ``mean log p(v)`` when ``p_ann`` is no better than
+      ``p`` on the test data, which holds on average for data drawn from the RBM
+      (``KL(p || p_ann) >= 0``), holds as the schedule lengthens (``p_ann -> p``) and, per the
+      paper, holds in practice on real test sets; a short schedule makes it conservative.
+
+    When the two ends are far apart, at least one of them is far off. When they are close,
+    both are close to the truth up to the runs' noise, unless the annealing misses a mode of
+    the model that no test vector visits: then both ends are too high by the same
+    ``-log(1 - m)`` (``m`` the mode's mass) and only a floor on log Z (passed as ``log_z``)
+    reveals it. Test vectors inside a missed mode pull the RAISE end far down, so the
+    sandwich opens (see :func:`raise_log_likelihood`). When the ends cross
+    (:attr:`LikelihoodBounds.crossed`), lengthen the schedule.
+
+    Parameters
+    ----------
+    rbm : RBM
+    v : tensor (B, n_visible)
+        Test vectors (states of the visible units).
+    n_runs, n_betas, betas, base_visible_bias, data, generator, batch_size, progress
+        As for :func:`raise_log_likelihood`; the schedule, the base model and the generator are
+        shared with the AIS run.
+    log_z : float or AISResult, optional
+        A log Z computed before (an AIS result, an exact value, or a proven floor); by default
+        one AIS run of ``ais_runs`` chains is made.
+    ais_runs : int
+        Runs of that AIS estimate.
+
+    Returns
+    -------
+    LikelihoodBounds
+        ``lower``, ``upper``, and what they were computed from; ``lo, hi = bounds`` unpacks.
+    """
+    ais = None
+    if log_z is None:
+        ais = ais_log_partition(rbm, n_runs=check_int("ais_runs", ais_runs, 1), n_betas=n_betas, betas=betas,
+                                base_visible_bias=base_visible_bias, data=data, generator=generator)
+        z = ais.log_z
+    elif isinstance(log_z, AISResult):
+        ais, z = log_z, log_z.log_z
+    else:
+        z = check_real("log_z", log_z)
+        if not math.isfinite(z):
+            raise ValueError(f"The 'log_z' parameter must be a finite float. Got {log_z!r} instead.")
+    rr = raise_log_likelihood(rbm, v, n_runs, n_betas, betas=betas, base_visible_bias=base_visible_bias, data=data,
+                              generator=generator, batch_size=batch_size, progress=progress)
+    x = _test_vectors(rbm, v)
+    neg_f = -rbm.free_energy(x).to(torch.float64).cpu()
+    return LikelihoodBounds(lower=rr.mean, upper=float(neg_f.mean()) - z, log_z=z, raise_result=rr, ais=ais,
+                            neg_free_energy=neg_f)
