@@ -21,6 +21,7 @@ from layerwise.partition import (
     RBMPath,
     ais_log_partition,
     anneal,
+    check_ais_result,
     distinct_states,
     exact_log_partition,
     log_likelihood,
@@ -223,3 +224,20 @@ def test_low_ess_is_flagged_and_reports_say_so():
     good.floor = -1.0
     assert report_log_likelihood(2.0, good).kind == "estimate" and report_log_likelihood(2.0, good).value == 2.0
     assert report_log_likelihood(2.0, 0.5, exact=True).kind == "exact"
+
+
+def test_a_shortfall_inside_the_band_is_noise_not_a_missed_mode():
+    """The floor above the estimate but inside its band: no warning, yet the checked log Z is the floor;
+    above the band's upper end: the missed-mode warning (or error)."""
+    log_w = torch.linspace(-1.0, 1.0, 50, dtype=torch.float64)
+    res = AISResult.from_log_weights(log_w)
+    inside = res.log_z + 0.5 * (res.upper - res.log_z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_ais_result(res, floor=inside, floor_check="raise")
+    assert res.below_floor and not res.reliable and res.log_z_checked == inside
+    beyond = AISResult.from_log_weights(log_w)
+    with pytest.warns(MissedModeWarning, match="missed a mode"):
+        check_ais_result(beyond, floor=beyond.upper + 0.01)
+    with pytest.raises(MissedModeError):
+        check_ais_result(AISResult.from_log_weights(log_w), floor=beyond.upper + 0.01, floor_check="raise")

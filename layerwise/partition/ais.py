@@ -151,8 +151,13 @@ class AISResult:
 def check_ais_result(result: AISResult, floor: float | None = None, floor_check: str = "warn",
                      stacklevel: int = 4) -> AISResult:
     """Attach the proven ``floor`` to ``result`` and flag it: a :class:`MissedModeWarning` (or
-    :class:`MissedModeError` with ``floor_check="raise"``) when the estimate is below the floor,
-    a :class:`LowESSWarning` when the effective sample size is under :data:`MIN_ESS`.
+    :class:`MissedModeError` with ``floor_check="raise"``) when the floor lies above the estimate's
+    whole band (``result.upper``): a mode the runs never reached, not noise; a
+    :class:`LowESSWarning` when the effective sample size is under :data:`MIN_ESS`.
+
+    An estimate below the floor but with the floor inside its band is ordinary noise (AIS is
+    unbiased in Z, so log Z-hat falls a little below log Z about as often as not): no warning,
+    but ``result.below_floor`` is set and ``result.log_z_checked`` is the floor all the same.
 
     Parameters
     ----------
@@ -174,10 +179,10 @@ def check_ais_result(result: AISResult, floor: float | None = None, floor_check:
         result.floor = float(floor)
     if floor_check == "off":
         return result
-    if result.below_floor:
-        msg = (f"AIS missed a mode: its log Z estimate {result.log_z:.4f} is below the proven floor "
-               f"{result.floor:.4f} (log sum exp(-F) over distinct seen states; effective sample size "
-               f"{result.effective_sample_size:.2f}). Report log-likelihoods as upper bounds -F(v) - floor "
+    if result.below_floor and result.floor > result.upper:
+        msg = (f"AIS missed a mode: its log Z estimate {result.log_z:.4f} (band up to {result.upper:.4f}) "
+               f"is below the proven floor {result.floor:.4f} (log sum exp(-F) over distinct seen states; "
+               f"effective sample size {result.effective_sample_size:.2f}). Report log-likelihoods as upper bounds -F(v) - floor "
                "(AISResult.log_z_checked, partition.report_log_likelihood), never with the AIS figure.")
         if floor_check == "raise":
             raise MissedModeError(msg)
