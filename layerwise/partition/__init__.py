@@ -16,6 +16,9 @@ integral). Binary units take the states {0, 1} (Bernoulli) or {-1, +1} (spin).
 * by annealed importance sampling (:func:`ais_log_partition`; Neal 2001, Salakhutdinov &
   Murray 2008) for models of real size;
 
+* with temperatures where the log-weight variance accrues (:func:`adaptive_betas`, a pilot run
+  and the rule of :mod:`.schedules`);
+
 * from below with certainty, by the floor ``log sum exp(-F(v))`` over the distinct states a
   run has seen (:func:`log_z_floor`): Z is a sum of positive terms and a subset sums to less;
   AIS checks its estimate against it (a missed mode) and reports its effective sample size,
@@ -27,7 +30,8 @@ floor) and the pseudo-log-likelihood (:func:`pseudo_log_likelihood`), a cheap pr
 needs no ``Z``.
 
 The modules: :mod:`.exact` (enumeration), :mod:`.floor` (the floor), :mod:`.ais` (the AIS
-core, the RBM's path, the checks), :mod:`.likelihood` (log-likelihoods and their reports).
+core, the RBM's path, the checks, the adaptive schedule's pilot), :mod:`.schedules` (schedules
+from a measured variance), :mod:`.likelihood` (log-likelihoods and their reports).
 
 Annealed importance sampling is written once, in :func:`anneal`, over a small protocol
 (:class:`AnnealingPath`: the base model's log Z and exact samples, the unnormalised
@@ -51,7 +55,9 @@ from .ais import (
     LowESSWarning,
     MissedModeError,
     MissedModeWarning,
+    SCHEDULES,
     RBMPath,
+    adaptive_betas,
     ais_betas,
     ais_log_partition,
     anneal,
@@ -60,6 +66,7 @@ from .ais import (
 )
 from .exact import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, exact_log_partition, in_float64
 from .floor import distinct_states, is_discrete, log_z_floor
+from .schedules import betas_from_variance, nonempty_segments, steps_per_segment
 from .likelihood import (
     METHODS,
     ReportedLikelihood,
@@ -80,10 +87,13 @@ __all__ = [
     "MissedModeWarning",
     "RBMPath",
     "ReportedLikelihood",
+    "SCHEDULES",
     "CHUNK_ELEMENTS",
     "MAX_ENUMERATED_UNITS",
     "METHODS",
+    "adaptive_betas",
     "ais_betas",
+    "betas_from_variance",
     "ais_log_partition",
     "anneal",
     "check_ais_result",
@@ -95,6 +105,8 @@ __all__ = [
     "log_likelihood",
     "log_partition",
     "log_z_floor",
+    "nonempty_segments",
     "pseudo_log_likelihood",
     "report_log_likelihood",
+    "steps_per_segment",
 ]

@@ -6,6 +6,8 @@ References
 Neal (2001), "Annealed importance sampling", Statistics and Computing 11, 125-139.
 Salakhutdinov & Murray (2008), "On the quantitative analysis of deep belief networks", ICML.
 Kong (1992), "A note on importance sampling using standardized weights" (effective sample size).
+Grosse, Maddison & Salakhutdinov (2013), "Annealing between distributions by averaging moments"
+(where to put the temperatures; :mod:`.schedules`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import Tensor
 
 from .._validation import as_float_tensor, check_choice, check_finite, check_int
 from .floor import is_discrete, log_z_floor
+from .schedules import betas_from_variance, nonempty_segments, steps_per_segment
 
 __all__ = [
     "AISResult",
@@ -30,6 +33,8 @@ __all__ = [
     "MissedModeError",
     "MissedModeWarning",
     "RBMPath",
+    "SCHEDULES",
+    "adaptive_betas",
     "ais_betas",
     "ais_log_partition",
     "anneal",
@@ -46,6 +51,8 @@ _PIECEWISE_FROM = 1000  # n_betas from which the paper's shape is used instead o
 #: rest on a handful of runs, and the standard error of their mean means little.
 MIN_ESS = 10.0
 FLOOR_CHECKS = ("warn", "raise", "off")
+#: The schedules of :func:`ais_log_partition`: the paper's fixed shape, or from a pilot run.
+SCHEDULES = ("paper", "adaptive")
 
 
 class AISWarning(UserWarning):
@@ -263,6 +270,9 @@ def ais_log_partition(
     floor_states: Any = None,
     floor_check: str = "warn",
     segments: int | Sequence[float] = 10,
+    schedule: str = "paper",
+    pilot_runs: int = 20,
+    pilot_betas: int | None = None,
 ) -> AISResult | float:
     r"""log Z by annealed importance sampling (Neal 2001; Salakhutdinov & Murray 2008).
 
@@ -326,6 +336,14 @@ def ais_log_partition(
         flags an effective sample size under :data:`MIN_ESS` (not with ``"off"``).
     segments : int or sequence of float
         The beta segments of :attr:`AISResult.segment_variance` (see :func:`anneal`).
+    schedule : {"paper", "adaptive"}
+        With ``betas`` not given: ``"paper"``, :func:`ais_betas` (``n_betas`` temperatures in the
+        paper's shape); ``"adaptive"``, :func:`adaptive_betas` (``n_betas`` temperatures placed
+        where a pilot run measured the variance, same cost per run).
+    pilot_runs, pilot_betas : int
+        The pilot of ``schedule="adaptive"`` (see :func:`adaptive_betas`); it draws from
+        ``generator`` before the runs, which are independent of it, so the estimate stays
+        unbiased in Z.
 
     Returns
     -------
@@ -334,11 +352,19 @@ def ais_log_partition(
         below the floor (use :attr:`AISResult.log_z_checked` for the bound).
     """
     n_runs = check_int("n_runs", n_runs, 1)
-    betas_t = ais_betas(n_betas) if betas is None else check_betas(betas)
+    check_choice("schedule", schedule, SCHEDULES)
+    if betas is not None and schedule != "paper":
+        raise ValueError(f"Give either 'betas' or schedule={schedule!r}, not both.")
     if rbm.hidden.states is None:  # pragma: no cover - the RBM offers binary hidden units only
         raise NotImplementedError("AIS needs binary hidden units.")
     check_choice("floor_check", floor_check, FLOOR_CHECKS)
     path = RBMPath(rbm, _base_visible_bias(rbm, base_visible_bias, data))
+    if betas is not None:
+        betas_t = check_betas(betas)
+    elif schedule == "adaptive":
+        betas_t = adaptive_betas(path, n_betas, pilot_runs=pilot_runs, pilot_betas=pilot_betas, generator=generator)
+    else:
+        betas_t = ais_betas(n_betas)
     result = anneal(path, betas_t, n_runs, generator, segments=segments)
     floor = None
     if floor_check != "off" and rbm.visible.states is not None:
@@ -456,6 +482,63 @@ def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Gen
     var = (lambda t: t.var(1)) if n_runs > 1 else (lambda t: torch.zeros(t.shape[0], dtype=torch.float64))
     return AISResult.from_log_weights((log_w + path.log_base_z).cpu(), segment_betas=edges,
                                       segment_variance=var(incr), cumulative_variance=var(cum_t), end_states=x)
+
+
+@torch.no_grad()
+def adaptive_betas(path: AnnealingPath, n_betas: int, *, pilot_runs: int = 20, pilot_betas: int | None = None,
+                   segments: int | Sequence[float] = 50, uniform_fraction: float = 0.1,
+                   generator: torch.Generator | None = None) -> Tensor:
+    r"""An AIS schedule of ``n_betas`` temperatures placed where the log-weight variance accrues,
+    measured by a short pilot run.
+
+    The pilot anneals ``pilot_runs`` runs along :func:`ais_betas` ``(pilot_betas)`` (the paper's
+    shape) and measures the variance ``v_s`` of the log-weight increments in each of ``segments``
+    beta segments (:attr:`AISResult.segment_variance`; segments without a pilot step are merged
+    into a neighbour). The new schedule gives segment ``s`` (width ``L_s``, ``n_s`` pilot steps) the
+    share ``(1 - u) sqrt(n_s v_s) / sum_t sqrt(n_t v_t) + u L_s`` of its ``n_betas - 1`` steps
+    (:func:`~layerwise.partition.betas_from_variance`): with well-mixing transitions the
+    increment of a step of size ``delta`` has variance ``delta^2 I(beta)`` (``I`` the Fisher
+    information along the path), so ``Var log w ~ sum_s L_s^2 I_s / m_s``, smallest at fixed cost
+    for ``m_s ∝ L_s sqrt(I_s) ~ sqrt(n_s v_s)``: every step carries the same variance (Neal 2001,
+    section 5; Grosse, Maddison & Salakhutdinov 2013, section 3: steps equal in thermodynamic
+    length). The derivation is in :mod:`layerwise.partition.schedules`.
+
+    A pilot rather than a rule adapted on the fly (e.g. Zhou, Johansen & Aston 2016, who choose
+    each beta so that the conditional ESS of the increments hits a target): the number of steps
+    stays a parameter, so schedules compare at equal cost, and the runs that make the estimate
+    never chose their own temperatures. The pilot costs ``pilot_runs * (pilot_betas - 1)`` steps
+    of one run (20 x 2,000 against 100 x 14,500: 3 %).
+
+    Parameters
+    ----------
+    path : AnnealingPath
+        The model's path (:class:`RBMPath`, the DBM's path, ...).
+    n_betas : int
+        Temperatures of the schedule, 0 and 1 included.
+    pilot_runs : int
+        Runs of the pilot (at least 2, to measure a variance).
+    pilot_betas : int, optional
+        Temperatures of the pilot; default ``min(n_betas, 2001)``.
+    segments : int or sequence of float
+        Where the pilot measures the variance (see :func:`anneal`).
+    uniform_fraction : float in [0, 1]
+        Share of the steps spread uniformly in beta whatever the pilot saw.
+    generator : torch.Generator, optional
+        For the pilot, on the path's device.
+
+    Returns
+    -------
+    Tensor (n_betas,), float64
+        Non-decreasing from exactly 0 to exactly 1, for :func:`anneal` or ``betas=``.
+    """
+    n_betas = check_int("n_betas", n_betas, 2)
+    pilot_runs = check_int("pilot_runs", pilot_runs, 2)
+    pilot_betas = min(n_betas, 2001) if pilot_betas is None else check_int("pilot_betas", pilot_betas, 2)
+    pilot = ais_betas(pilot_betas)
+    edges = nonempty_segments(_segment_edges(segments), pilot)
+    result = anneal(path, pilot, pilot_runs, generator, segments=edges)
+    return betas_from_variance(edges, result.segment_variance, steps_per_segment(edges, pilot), n_betas,
+                               uniform_fraction)
 
 
 def _segment_edges(segments: int | Sequence[float]) -> Tensor:
