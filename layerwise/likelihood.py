@@ -15,18 +15,23 @@ reaches and no test vector visits (see :func:`log_likelihood_bounds`).
 The reverse chain uses only what AIS already needs, the :class:`layerwise.partition.AnnealingPath`
 protocol (``log_base_z``, ``log_unnormalised``, ``log_weight``, ``transition``), so
 :func:`reverse_anneal` is written once for every path whose transitions are reversible (the
-RBM's block Gibbs sweep with the hidden units summed out is).
+RBM's block Gibbs sweep with the hidden units summed out is, and so is the DBM's odd-then-even
+sweep on its even layers). For a DBM (:func:`dbm_raise_log_likelihood`,
+:func:`dbm_log_likelihood_bounds`) the DBM is passed duck-typed: it supplies its path
+(``annealing_path``), ``log_marginal``, ``mean_field`` and ``gibbs``.
 
 References
 ----------
 Burda, Grosse & Salakhutdinov (2015), "Accurate and conservative estimates of MRF
 log-likelihood using reverse annealing", AISTATS (JMLR W&CP 38).
+Salakhutdinov & Hinton (2009), "Deep Boltzmann machines", AISTATS.
 Neal (2001), "Annealed importance sampling", Statistics and Computing 11, 125-139.
 Salakhutdinov & Murray (2008), "On the quantitative analysis of deep belief networks", ICML.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -34,10 +39,14 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from ._validation import as_float_tensor, check_finite, check_int, check_real, check_tensor
-from .partition import CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition, check_betas
+from ._validation import as_float_tensor, check_choice, check_finite, check_int, check_real, check_tensor
+from .functional import binary_states, sample_bernoulli
+from .partition import (CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition, check_betas,
+                        in_float64)
+from .units import get_units
 
-__all__ = ["RAISEResult", "LikelihoodBounds", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds"]
+__all__ = ["RAISEResult", "LikelihoodBounds", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds",
+           "dbm_raise_log_likelihood", "dbm_log_likelihood_bounds"]
 
 
 # ---- the reverse chain ------------------------------------------------------------------------
@@ -440,3 +449,256 @@ def log_likelihood_bounds(
     neg_f = -rbm.free_energy(x).to(torch.float64).cpu()
     return LikelihoodBounds(lower=rr.mean, upper=float(neg_f.mean()) - z, log_z=z, raise_result=rr, ais=ais,
                             neg_free_energy=neg_f)
+
+
+# ---- RAISE for the DBM ----------------------------------------------------------------------------
+
+#: The mean-field proposal's means are clipped to ``[MF_CLIP, 1 - MF_CLIP]``: every state of the even
+#: hidden layers keeps a positive probability (one it could not draw would only loosen the bound).
+MF_CLIP = 1e-6
+#: Default most states of the even hidden layers enumerated per test vector (exact posterior, log p*(v)).
+MAX_POSTERIOR_STATES = 2**16
+
+
+def _dbm_vectors(m, v: Any) -> Tensor:
+    """Test vectors of a DBM: 2-d, ``sizes[0]`` columns, every entry 0 or 1, in the model's dtype."""
+    t = check_tensor("v", v, ndim=2, n_features=m.sizes[0])
+    bad = (t != 0) & (t != 1)
+    if bool(bad.any()):
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"'v' must hold binary states 0 or 1 only, as log p(v) is defined for states; got "
+                         f"{float(t[first])!r} at index {first}. Binarise the data first (datasets.Binarize).")
+    w = m.weights[0]
+    return t.detach().to(w.device, w.dtype)
+
+
+def _dbm_base_bias(m, data: Any) -> Tensor:
+    """``b_A`` as :meth:`DBM.log_partition` chooses it: zero, or the base rates of ``data``."""
+    w = m.weights[0]
+    if data is None:
+        return torch.zeros(m.sizes[0], device=w.device, dtype=w.dtype)
+    mean = m.validate_data(data).detach().to(w.device, torch.float64).mean(0)
+    return get_units("bernoulli").bias_from_mean(mean).to(w.dtype)
+
+
+def _full_states(m, v: Tensor, h: Tensor) -> list[Tensor]:
+    """``[v, 0, h_2, 0, h_4, ...]`` from the even hidden layers ``h`` side by side (odd layers zero: scratch)."""
+    cut = [0] + list(itertools.accumulate(m.sizes[2::2]))
+    return [v] + [v.new_zeros(v.shape[0], n) if l % 2 else h[:, cut[l // 2 - 1]:cut[l // 2]]
+                  for l, n in enumerate(m.sizes[1:], 1)]
+
+
+def _even_hidden_table(m, x: Tensor, max_states: int) -> tuple[Tensor, Tensor]:
+    """``log p*(v, h_even)`` of every test vector and every state of the even hidden layers (the odd
+    layers summed out, :meth:`DBM.log_marginal`): a (B, S) table and the (S, n_2 + n_4 + ...) states."""
+    n = sum(m.sizes[2::2])
+    if n > 62 or 2**n > max_states:
+        raise ValueError(f"The exact posterior and log p*(v) enumerate the 2^{n} states of the even hidden layers "
+                         f"{m.sizes[2::2]}, more than max_states={max_states}. Use posterior='mean_field' "
+                         "(RAISE alone, dbm_raise_log_likelihood), or raise max_states.")
+    hs = binary_states(n, device=x.device, dtype=x.dtype)
+    s = hs.shape[0]
+    rows = max(1, CHUNK_ELEMENTS // (s * sum(m.sizes)))
+    parts = []
+    for i in range(0, x.shape[0], rows):
+        xb = x[i:i + rows]
+        st = _full_states(m, xb.repeat_interleave(s, 0), hs.repeat(xb.shape[0], 1))
+        parts.append(m.log_marginal(st, 0).to(torch.float64).reshape(xb.shape[0], s))
+    return torch.cat(parts), hs
+
+
+@torch.no_grad()
+def dbm_raise_log_likelihood(
+    dbm,
+    v: Any,
+    n_runs: int = 100,
+    n_betas: int = 10000,
+    *,
+    betas: Sequence[float] | Tensor | None = None,
+    data: Any = None,
+    posterior: str = "exact",
+    gibbs_steps: int = 0,
+    max_states: int = MAX_POSTERIOR_STATES,
+    generator: torch.Generator | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> RAISEResult:
+    r"""A stochastic lower bound on each ``log p(v)`` of a DBM: RAISE (Burda, Grosse & Salakhutdinov 2015).
+
+    The path is AIS's (``dbm.annealing_path``, :class:`~layerwise.models.dbm_parts.DBMPath`,
+    Salakhutdinov & Hinton 2009): the odd layers are summed out, so a state is the even layers
+    ``e = (v, h)``, ``h = (h_2, h_4, ...)``, with unnormalised marginals ``f_k(e) = p*_{beta_k}(e)``
+    (``f_K = p*``, the DBM's :meth:`log_marginal`), and the transition ``T_k`` (odd layers given
+    even, then even given odd) is reversible with respect to ``p_k(e)`` (see ``DBMPath``). So
+    :func:`reverse_anneal` started at ``e_K = (v, h)`` gives ``w_rev`` with
+    ``E[w_rev] = p_ann(v, h)``, the annealing model's probability of the *joint* even state
+    (eq. (2) there). The test vector fixes only v; ``h`` is drawn from a proposal ``q(h | v)``
+    and then moved by ``M = gibbs_steps`` Gibbs sweeps at beta = 1 with v clamped
+    (``h_0 -> h_M``; they leave ``p(h | v)`` invariant). The weight of one chain is::
+
+        w = p*(v, h_0) / q(h_0 | v) * w_rev(v, h_M) / p*(v, h_M),                             (5)
+        log w = log p*(v, h_0) - log q(h_0 | v) - log Z_0
+                - sum_{k=1}^{K} [log f_k(e_{k-1}) - log f_{k-1}(e_{k-1})],
+
+    and the estimate ``log p_hat(v) = log mean_r w_r``.
+
+    Why it is a lower bound. Given ``h_M``, ``E[w_rev] / p*(v, h_M) = p_ann(v, h_M) / p*(v, h_M)
+    =: g(h_M)``. The pair ``(p*(v, h_0) / q(h_0 | v), h_M)`` is properly weighted for
+    ``p(h | v)``: ``E_q[p*(v, h_0) / q(h_0) E[g(h_M) | h_0]] = p*(v) sum_h0 p(h_0 | v) E[g(h_M) | h_0]
+    = p*(v) E_{p(h|v)}[g]`` by invariance, ``= sum_h p_ann(v, h) = p_ann(v)``. So
+    ``E[w] = p_ann(v)`` exactly, for any schedule, any ``M`` and any q that gives every h a
+    positive probability, and ``E[log p_hat(v)] <= log p_ann(v)`` (Jensen), as for the RBM
+    (:func:`raise_log_likelihood`, which also says when ``log p_ann`` is below ``log p``). A
+    poor q does not bias the bound; it widens the spread of w and so the Jensen gap: the
+    estimate is then lower (more conservative), never higher in expectation.
+
+    The starting state (``posterior``):
+
+    * ``"exact"``: ``h_0`` from the DBM's own posterior ``p(h | v)``, by enumerating the
+      ``2^(n_2 + n_4 + ...)`` states of the even hidden layers (tiny models); then
+      ``p*(v, h_0) / q(h_0 | v) = p*(v)``, exact, and all the noise is the reverse chain's.
+    * ``"mean_field"``: ``h_0`` from the factorised mean-field posterior (:meth:`DBM.mean_field`,
+      means clipped to ``[MF_CLIP, 1 - MF_CLIP]``), whose density is known: valid at any size.
+      Its mismatch with ``p(h | v)`` costs only efficiency: the first factor of (5) is then a
+      one-sample importance estimate of ``p*(v)``, noisy, so the bound is looser, never invalid.
+      A start drawn by Gibbs sweeps alone (density unknown) could not be weighted at all; here
+      the sweeps only follow the weighted ``h_0``.
+
+    Parameters
+    ----------
+    dbm : DBM
+        Binary units, any depth; used in float64.
+    v : tensor (B, sizes[0])
+        Test vectors, every entry 0 or 1.
+    n_runs, n_betas, betas, generator, batch_size, progress
+        As for :func:`raise_log_likelihood`.
+    data : tensor, optional
+        Fit the base model's visible biases to these data's means (as ``DBM.log_partition``);
+        without it the base model is uniform.
+    posterior : {"exact", "mean_field"}
+        The proposal ``q(h_0 | v)``.
+    gibbs_steps : int
+        Gibbs sweeps at beta = 1 with v clamped between ``h_0`` and the reverse chain.
+    max_states : int
+        ``"exact"``: the most even-hidden states enumerated.
+
+    Returns
+    -------
+    RAISEResult
+        Per-vector estimates and the log weights (5), float64 on the CPU.
+    """
+    n_runs = check_int("n_runs", n_runs, 1)
+    check_choice("posterior", posterior, ("exact", "mean_field"))
+    gibbs_steps = check_int("gibbs_steps", gibbs_steps, 0)
+    max_states = check_int("max_states", max_states, 1)
+    betas_t = _schedule(n_betas, betas)
+    m = in_float64(dbm)
+    x = _dbm_vectors(m, v)
+    path = m.annealing_path(_dbm_base_bias(m, data))
+    table = _even_hidden_table(m, x, max_states) if posterior == "exact" else None
+    if batch_size is None:
+        batch_size = max(1, CHUNK_ELEMENTS // (sum(m.sizes) * n_runs))
+    batch_size = check_int("batch_size", batch_size, 1)
+    n = x.shape[0]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=(len(betas_t) - 1) * math.ceil(n / batch_size), desc="RAISE", unit="beta", leave=False)
+    parts = []
+    try:
+        for start in range(0, n, batch_size):
+            xb = x[start:start + batch_size]
+            rows = xb.repeat_interleave(n_runs, 0)
+            if table is not None:
+                lt = table[0][start:start + batch_size]  # (b, S): log p*(v, h)
+                idx = torch.multinomial(torch.softmax(lt, 1), n_runs, replacement=True, generator=generator)
+                h = table[1][idx.reshape(-1)]
+                log_first = torch.logsumexp(lt, 1).repeat_interleave(n_runs)  # p*(v, h) / p(h | v) = p*(v)
+            else:
+                mu = torch.cat(m.mean_field(xb)[2::2], 1).clamp(MF_CLIP, 1.0 - MF_CLIP).repeat_interleave(n_runs, 0)
+                h = sample_bernoulli(mu, generator)
+                log_q = (h * mu.log() + (1.0 - h) * torch.log1p(-mu)).sum(1).to(torch.float64)
+                log_first = m.log_marginal(_full_states(m, rows, h), 0).to(torch.float64) - log_q
+            state = _full_states(m, rows, h)
+            if gibbs_steps:
+                state = m.gibbs(state, gibbs_steps, clamp_visible=True, generator=generator)
+            log_top = path.log_unnormalised(state, 1.0).to(torch.float64)  # log p*(v, h_M)
+            lw = log_first + reverse_anneal(path, betas_t, state, generator, bar) - log_top
+            parts.append(lw.reshape(-1, n_runs).cpu())
+    finally:
+        if bar is not None:
+            bar.close()
+    log_weights = torch.cat(parts)
+    return RAISEResult(log_likelihood=torch.logsumexp(log_weights, 1) - math.log(n_runs), log_weights=log_weights)
+
+
+@torch.no_grad()
+def dbm_log_likelihood_bounds(
+    dbm,
+    v: Any,
+    n_runs: int = 100,
+    n_betas: int = 10000,
+    *,
+    log_z: float | AISResult | None = None,
+    ais_runs: int = 100,
+    betas: Sequence[float] | Tensor | None = None,
+    data: Any = None,
+    posterior: str = "exact",
+    gibbs_steps: int = 0,
+    max_states: int = MAX_POSTERIOR_STATES,
+    generator: torch.Generator | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> LikelihoodBounds:
+    r"""The mean test log-likelihood of a small DBM as ``[RAISE lower, AIS upper]``.
+
+    ``lower = mean_i log p_hat(v_i)`` (:func:`dbm_raise_log_likelihood`) and
+    ``upper = mean_i log p*(v_i) - log Z_hat``, with the exact unnormalised marginal
+    ``log p*(v) = log sum_h exp(log p*(v, h))`` (the even hidden layers enumerated, the odd
+    ones summed out analytically) and ``log Z_hat`` from ``dbm.log_partition("ais", ...)``
+    (its ``log_z_checked``: the estimate, or the proven floor on log Z when the estimate fell
+    below it). ``E[log Z_hat] <= log Z``, so ``upper`` is a stochastic upper bound on
+    ``mean log p(v)``; what ``lower`` bounds is said in :func:`log_likelihood_bounds`.
+
+    Only for DBMs whose even hidden layers can be enumerated (``2^(n_2 + n_4 + ...) <=
+    max_states``): for a larger DBM, log p*(v) is unknown, and the usual substitute,
+    the variational bound ``-F_q(v) - log Z`` (:meth:`DBM.lower_bound`), lies *below* log p(v):
+    it is not an upper end, so no upper end is returned (ValueError); use
+    :func:`dbm_raise_log_likelihood` with ``posterior="mean_field"`` for the lower end alone.
+
+    Parameters
+    ----------
+    dbm : DBM
+    v : tensor (B, sizes[0])
+        Test vectors, every entry 0 or 1.
+    n_runs, n_betas, betas, data, posterior, gibbs_steps, max_states, generator, batch_size, progress
+        As for :func:`dbm_raise_log_likelihood`; schedule, base model and generator shared with AIS.
+    log_z, ais_runs
+        As for :func:`log_likelihood_bounds` (an AIS result counts as its ``log_z_checked``).
+
+    Returns
+    -------
+    LikelihoodBounds
+        ``neg_free_energy`` holds each ``log p*(v)``.
+    """
+    max_states = check_int("max_states", max_states, 1)
+    m = in_float64(dbm)
+    x = _dbm_vectors(m, v)
+    log_pstar = torch.logsumexp(_even_hidden_table(m, x, max_states)[0], 1).cpu()
+    ais = None
+    if log_z is None:
+        ais = dbm.log_partition("ais", n_runs=check_int("ais_runs", ais_runs, 1), n_betas=n_betas, betas=betas,
+                                data=data, generator=generator)
+        z = ais.log_z_checked
+    elif isinstance(log_z, AISResult):
+        ais, z = log_z, log_z.log_z_checked
+    else:
+        z = check_real("log_z", log_z)
+        if not math.isfinite(z):
+            raise ValueError(f"The 'log_z' parameter must be a finite float. Got {log_z!r} instead.")
+    rr = dbm_raise_log_likelihood(dbm, v, n_runs, n_betas, betas=betas, data=data, posterior=posterior,
+                                  gibbs_steps=gibbs_steps, max_states=max_states, generator=generator,
+                                  batch_size=batch_size, progress=progress)
+    return LikelihoodBounds(lower=rr.mean, upper=float(log_pstar.mean()) - z, log_z=z, raise_result=rr, ais=ais,
+                            neg_free_energy=log_pstar)

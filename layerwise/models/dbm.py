@@ -622,6 +622,14 @@ class DBM(nn.Module):
             seen.append(self.floor_states(data))
         return check_ais_result(res, m.log_z_floor(seen), floor_check)
 
+    def annealing_path(self, base_bias: Tensor | None = None) -> DBMPath:
+        """The path of :meth:`log_partition` (``"ais"``) and of ``likelihood.dbm_raise_log_likelihood``:
+        :class:`~layerwise.models.dbm_parts.DBMPath` from the base model with visible biases ``base_bias``
+        (default zero: uniform) to this DBM, in this DBM's dtype."""
+        w = self._like()
+        return DBMPath(self, torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype) if base_bias is None
+                       else base_bias.to(w.device, w.dtype))
+
     @torch.no_grad()
     def floor_states(self, v: Any, batch_size: int = 4096) -> Tensor:
         """Even-layer states ``[v, round(mu_2), round(mu_4), ...]`` of binary ``v`` with the mean-field

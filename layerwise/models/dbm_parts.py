@@ -57,6 +57,21 @@ class DBMPath(AnnealingPath):
     A state is the list of every layer's states; the odd layers are summed out in
     :meth:`log_unnormalised` (:meth:`DBM.log_marginal` of the even layers), so only the even
     layers matter to the weights. The base model has visible biases ``b_A`` and nothing else.
+
+    **Reversibility** (what RAISE, ``layerwise.likelihood.reverse_anneal``, needs). Layers
+    connect only to their neighbours, so the even layers ``e`` and the odd layers ``o`` form the
+    two sides of a bipartite Boltzmann machine (an RBM with ``e`` visible): given ``e`` the odd
+    layers are independent of each other, and given ``o`` the even ones are. :meth:`transition`
+    draws every odd layer afresh from ``p_beta(o | e)`` (their old states are never read) and
+    then every even layer from ``p_beta(e' | o)``, so as a kernel on the even layers::
+
+        T(e' | e) = sum_o p_beta(o | e) p_beta(e' | o),
+        p_beta(e) T(e' | e) = sum_o p_beta(e, o) p_beta(e', o) / p_beta(o)   (symmetric in e, e'),
+
+    detailed balance with respect to ``p_beta(e)``, the marginal :meth:`log_unnormalised`
+    weighs. The sweep is reversible on the state the weights see, exactly as an RBM's block
+    sweep is on v (``tests/test_likelihood_dbm.py`` checks the kernel against the enumerated
+    table); the odd layers in a state are scratch.
     """
 
     def __init__(self, dbm: "DBM", base_bias: Tensor) -> None:
