@@ -516,7 +516,7 @@ def dbm_raise_log_likelihood(
     *,
     betas: Sequence[float] | Tensor | None = None,
     data: Any = None,
-    posterior: str = "exact",
+    posterior: str = "auto",
     gibbs_steps: int = 0,
     max_states: int = MAX_POSTERIOR_STATES,
     generator: torch.Generator | None = None,
@@ -552,7 +552,7 @@ def dbm_raise_log_likelihood(
     poor q does not bias the bound; it widens the spread of w and so the Jensen gap: the
     estimate is then lower (more conservative), never higher in expectation.
 
-    The starting state (``posterior``):
+    The starting state (``posterior``; ``"auto"`` takes the first where it can):
 
     * ``"exact"``: ``h_0`` from the DBM's own posterior ``p(h | v)``, by enumerating the
       ``2^(n_2 + n_4 + ...)`` states of the even hidden layers (tiny models); then
@@ -575,8 +575,8 @@ def dbm_raise_log_likelihood(
     data : tensor, optional
         Fit the base model's visible biases to these data's means (as ``DBM.log_partition``);
         without it the base model is uniform.
-    posterior : {"exact", "mean_field"}
-        The proposal ``q(h_0 | v)``.
+    posterior : {"auto", "exact", "mean_field"}
+        The proposal ``q(h_0 | v)``; ``"auto"``: exact when at most ``max_states`` states.
     gibbs_steps : int
         Gibbs sweeps at beta = 1 with v clamped between ``h_0`` and the reverse chain.
     max_states : int
@@ -588,13 +588,15 @@ def dbm_raise_log_likelihood(
         Per-vector estimates and the log weights (5), float64 on the CPU.
     """
     n_runs = check_int("n_runs", n_runs, 1)
-    check_choice("posterior", posterior, ("exact", "mean_field"))
+    check_choice("posterior", posterior, ("auto", "exact", "mean_field"))
     gibbs_steps = check_int("gibbs_steps", gibbs_steps, 0)
     max_states = check_int("max_states", max_states, 1)
     betas_t = _schedule(n_betas, betas)
     m = in_float64(dbm)
     x = _dbm_vectors(m, v)
     path = m.annealing_path(_dbm_base_bias(m, data))
+    if posterior == "auto":
+        posterior = "exact" if sum(m.sizes[2::2]) <= 62 and 2**sum(m.sizes[2::2]) <= max_states else "mean_field"
     table = _even_hidden_table(m, x, max_states) if posterior == "exact" else None
     if batch_size is None:
         batch_size = max(1, CHUNK_ELEMENTS // (sum(m.sizes) * n_runs))
@@ -644,7 +646,7 @@ def dbm_log_likelihood_bounds(
     ais_runs: int = 100,
     betas: Sequence[float] | Tensor | None = None,
     data: Any = None,
-    posterior: str = "exact",
+    posterior: str = "auto",
     gibbs_steps: int = 0,
     max_states: int = MAX_POSTERIOR_STATES,
     generator: torch.Generator | None = None,

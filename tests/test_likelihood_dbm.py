@@ -208,6 +208,9 @@ def test_bounds_close_on_the_exact_log_likelihood():
     x = model_samples(dbm, 20, 0)
     exact = exact_log_p(dbm, x.numpy())
     b = dbm_log_likelihood_bounds(dbm, x, 20, 300, log_z=log_z, generator=torch.Generator().manual_seed(0))
+    exact_start = dbm_raise_log_likelihood(dbm, x, 20, 300, posterior="exact",
+                                           generator=torch.Generator().manual_seed(0))
+    assert torch.equal(b.raise_result.log_weights, exact_start.log_weights)  # "auto" is exact for a tiny DBM
     np.testing.assert_allclose(b.neg_free_energy.numpy() - log_z, exact, atol=1e-9)  # the exact log p*(v)
     assert b.upper == pytest.approx(exact.mean(), abs=1e-9) and b.ais is None and b.log_z == log_z
     assert abs(b.lower - exact.mean()) < 0.05
@@ -216,10 +219,14 @@ def test_bounds_close_on_the_exact_log_likelihood():
 def test_mean_field_runs_where_the_posterior_cannot_be_enumerated():
     dbm = random_dbm([10, 12, 20], seed=6, scale=0.3)
     x = torch.bernoulli(torch.full((3, 10), 0.5, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
-    rr = dbm_raise_log_likelihood(dbm, x, 4, 20, posterior="mean_field", gibbs_steps=1, max_states=2**10)
+    rr = dbm_raise_log_likelihood(dbm, x, 4, 20, posterior="mean_field", gibbs_steps=1, max_states=2**10,
+                                  generator=torch.Generator().manual_seed(0))
     assert rr.log_likelihood.shape == (3,) and torch.isfinite(rr.log_likelihood).all()
+    auto = dbm_raise_log_likelihood(dbm, x, 4, 20, posterior="auto", gibbs_steps=1, max_states=2**10,
+                                    generator=torch.Generator().manual_seed(0))
+    assert torch.equal(auto.log_weights, rr.log_weights)  # "auto" is the mean-field start here (seeded alike)
     with pytest.raises(ValueError, match="2\\^20 states of the even hidden layers.*mean_field"):
-        dbm_raise_log_likelihood(dbm, x, 4, 20, max_states=2**10)
+        dbm_raise_log_likelihood(dbm, x, 4, 20, posterior="exact", max_states=2**10)
     with pytest.raises(ValueError, match="max_states"):
         dbm_log_likelihood_bounds(dbm, x, 4, 20, max_states=2**10, log_z=1.0)
 
