@@ -610,7 +610,7 @@ class DBM(nn.Module):
             b_a = torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype)
         else:
             b_a = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
-        res = anneal(DBMPath(m, b_a), betas_t, n_runs, generator, segments=segments)
+        res = anneal(m.annealing_path(b_a), betas_t, n_runs, generator, segments=segments)
         if floor_check == "off":
             return res
         seen = [torch.cat(res.end_states[0::2], 1), torch.cat(self.chains[0::2], 1)]  # AIS ends, persistent chains
