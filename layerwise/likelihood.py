@@ -39,11 +39,10 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from ._validation import as_float_tensor, check_choice, check_finite, check_int, check_real, check_tensor
+from ._validation import check_choice, check_int, check_real, check_tensor
 from .functional import binary_states, sample_bernoulli
-from .partition import (CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition, check_betas,
-                        in_float64)
-from .units import get_units
+from .partition import (CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition,
+                        base_model_bias, check_betas, in_float64)
 
 __all__ = ["RAISEResult", "LikelihoodBounds", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds",
            "dbm_raise_log_likelihood", "dbm_log_likelihood_bounds"]
@@ -140,23 +139,6 @@ class RAISEResult:
 
     def __float__(self) -> float:
         return self.mean
-
-
-def _base_bias(rbm, base_visible_bias: Any, data: Any) -> Tensor:
-    """``b_A`` as :func:`layerwise.partition.ais_log_partition` chooses it (given, from the data's
-    means, or the RBM's own visible bias), so that both ends of the sandwich share a base model."""
-    dev, dt = rbm.weight.device, rbm.weight.dtype
-    if base_visible_bias is not None and data is not None:
-        raise ValueError("Give at most one of 'base_visible_bias' and 'data'.")
-    if base_visible_bias is not None:
-        ba = as_float_tensor("base_visible_bias", base_visible_bias).detach()
-        if tuple(ba.shape) != (rbm.n_visible,):
-            raise ValueError(f"'base_visible_bias' must have shape ({rbm.n_visible},); got {tuple(ba.shape)}.")
-        return check_finite("base_visible_bias", ba).to(dev, dt)
-    if data is None:
-        return rbm.visible_bias.detach().clone()
-    mean = rbm.validate_data(data).detach().to(dev, torch.float64).mean(0)
-    return rbm.visible.bias_from_mean(mean).to(dt)
 
 
 def _test_vectors(rbm, v: Any) -> Tensor:
@@ -276,7 +258,7 @@ def raise_log_likelihood(
     if batch_size is None:
         batch_size = max(1, CHUNK_ELEMENTS // ((rbm.n_visible + rbm.n_hidden) * n_runs))
     batch_size = check_int("batch_size", batch_size, 1)
-    path = RBMPath(rbm, _base_bias(rbm, base_visible_bias, data))
+    path = RBMPath(rbm, base_model_bias(rbm, base_visible_bias, data))
     n = x.shape[0]
     steps = (len(betas_t) - 1) * math.ceil(n / batch_size)
     bar = None
@@ -472,15 +454,6 @@ def _dbm_vectors(m, v: Any) -> Tensor:
     return t.detach().to(w.device, w.dtype)
 
 
-def _dbm_base_bias(m, data: Any) -> Tensor:
-    """``b_A`` as :meth:`DBM.log_partition` chooses it: zero, or the base rates of ``data``."""
-    w = m.weights[0]
-    if data is None:
-        return torch.zeros(m.sizes[0], device=w.device, dtype=w.dtype)
-    mean = m.validate_data(data).detach().to(w.device, torch.float64).mean(0)
-    return get_units("bernoulli").bias_from_mean(mean).to(w.dtype)
-
-
 def _full_states(m, v: Tensor, h: Tensor) -> list[Tensor]:
     """``[v, 0, h_2, 0, h_4, ...]`` from the even hidden layers ``h`` side by side (odd layers zero: scratch)."""
     cut = [0] + list(itertools.accumulate(m.sizes[2::2]))
@@ -594,7 +567,7 @@ def dbm_raise_log_likelihood(
     betas_t = _schedule(n_betas, betas)
     m = in_float64(dbm)
     x = _dbm_vectors(m, v)
-    path = m.annealing_path(_dbm_base_bias(m, data))
+    path = m.annealing_path(data=data)
     if posterior == "auto":
         posterior = "exact" if sum(m.sizes[2::2]) <= 62 and 2**sum(m.sizes[2::2]) <= max_states else "mean_field"
     table = _even_hidden_table(m, x, max_states) if posterior == "exact" else None

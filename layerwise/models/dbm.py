@@ -605,12 +605,7 @@ class DBM(nn.Module):
 
         n_runs = check_int("n_runs", n_runs, 1)
         betas_t = ais_betas(n_betas) if betas is None else check_betas(betas)
-        w = m._like()
-        if data is None:
-            b_a = torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype)
-        else:
-            b_a = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
-        res = anneal(m.annealing_path(b_a), betas_t, n_runs, generator, segments=segments)
+        res = anneal(m.annealing_path(data=data), betas_t, n_runs, generator, segments=segments)
         if floor_check == "off":
             return res
         seen = [torch.cat(res.end_states[0::2], 1), torch.cat(self.chains[0::2], 1)]  # AIS ends, persistent chains
@@ -622,11 +617,16 @@ class DBM(nn.Module):
             seen.append(self.floor_states(data))
         return check_ais_result(res, m.log_z_floor(seen), floor_check)
 
-    def annealing_path(self, base_bias: Tensor | None = None) -> DBMPath:
+    def annealing_path(self, base_bias: Tensor | None = None, data: Any = None) -> DBMPath:
         """The path of :meth:`log_partition` (``"ais"``) and of ``likelihood.dbm_raise_log_likelihood``:
         :class:`~layerwise.models.dbm_parts.DBMPath` from the base model with visible biases ``base_bias``
-        (default zero: uniform) to this DBM, in this DBM's dtype."""
+        (or the base rates ``log(p / (1 - p))`` of ``data``; default zero: uniform) to this DBM, in this
+        DBM's dtype."""
         w = self._like()
+        if base_bias is not None and data is not None:
+            raise ValueError("Give at most one of 'base_bias' and 'data'.")
+        if data is not None:
+            base_bias = _BERNOULLI.bias_from_mean(self._visible(data).to(w.device, w.dtype).mean(0))
         return DBMPath(self, torch.zeros(self.sizes[0], device=w.device, dtype=w.dtype) if base_bias is None
                        else base_bias.to(w.device, w.dtype))
 

@@ -61,6 +61,7 @@ from .ais import (
     ais_betas,
     ais_log_partition,
     anneal,
+    base_model_bias,
     check_ais_result,
     check_betas,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "betas_from_variance",
     "ais_log_partition",
     "anneal",
+    "base_model_bias",
     "check_ais_result",
     "check_betas",
     "distinct_states",

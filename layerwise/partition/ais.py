@@ -25,6 +25,7 @@ from .floor import is_discrete, log_z_floor
 from .schedules import betas_from_variance, nonempty_segments, steps_per_segment
 
 __all__ = [
+    "base_model_bias",
     "AISResult",
     "AISWarning",
     "AnnealingPath",
@@ -240,8 +241,9 @@ def check_betas(betas: Any) -> Tensor:
     return t
 
 
-def _base_visible_bias(rbm, base_visible_bias: Any, data: Any) -> Tensor:
-    """b_A: given, fitted to the data's means (Hinton's base rates), or the RBM's own b."""
+def base_model_bias(rbm, base_visible_bias: Any, data: Any) -> Tensor:
+    """b_A, the base model's visible biases of AIS (and of RAISE, so both ends share a base model):
+    given, fitted to the data's means (Hinton's base rates), or the RBM's own b."""
     dev, dt = rbm.weight.device, rbm.weight.dtype
     if base_visible_bias is not None and data is not None:
         raise ValueError("Give at most one of 'base_visible_bias' and 'data'.")
@@ -358,7 +360,7 @@ def ais_log_partition(
     if rbm.hidden.states is None:  # pragma: no cover - the RBM offers binary hidden units only
         raise NotImplementedError("AIS needs binary hidden units.")
     check_choice("floor_check", floor_check, FLOOR_CHECKS)
-    path = RBMPath(rbm, _base_visible_bias(rbm, base_visible_bias, data))
+    path = RBMPath(rbm, base_model_bias(rbm, base_visible_bias, data))
     if betas is not None:
         betas_t = check_betas(betas)
     elif schedule == "adaptive":
