@@ -1,7 +1,10 @@
 """Tiny models shared by the tests of the training loop and of checkpoints."""
 
+import numpy as np
 import torch
 from torch import nn
+
+from layerwise.models.rbm import RBM
 
 
 class Noisy(nn.Module):
@@ -32,3 +35,14 @@ def regression(n=64, seed=0):
     x = torch.randn(n, 5, generator=g)
     w = torch.randn(5, 3, generator=g)
     return x, x @ w + 0.01 * torch.randn(n, 3, generator=g)
+
+
+def random_rbm(n_visible=10, n_hidden=8, visible="bernoulli", hidden="bernoulli", seed=0, scale=1.0, **kw):
+    """A float64 RBM with N(0, scale^2) weights and N(0, 1) biases from numpy's generator ``seed``."""
+    rng = np.random.default_rng(seed)
+    rbm = RBM(n_visible, n_hidden, visible=visible, hidden=hidden, dtype=torch.float64, **kw)
+    with torch.no_grad():
+        rbm.weight.copy_(torch.from_numpy(rng.normal(0, scale, (n_hidden, n_visible))))
+        rbm.visible_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_visible)))
+        rbm.hidden_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_hidden)))
+    return rbm

@@ -13,7 +13,8 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
-from layerwise.models.rbm import RBM
+from _models import random_rbm
+
 from layerwise.partition import (
     AnnealingPath,
     RBMPath,
@@ -51,16 +52,6 @@ class StepPath(AnnealingPath):
 
     def transition(self, x, beta, generator):
         return torch.randn(x.shape[0], dtype=torch.float64, generator=generator) + self.mean(beta)
-
-
-def random_rbm(n_visible, n_hidden, seed, scale=1.0):
-    rng = np.random.default_rng(seed)
-    rbm = RBM(n_visible, n_hidden, dtype=torch.float64)
-    with torch.no_grad():
-        rbm.weight.copy_(torch.from_numpy(rng.normal(0, scale, (n_hidden, n_visible))))
-        rbm.visible_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_visible)))
-        rbm.hidden_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_hidden)))
-    return rbm
 
 
 def brute_log_z(rbm):

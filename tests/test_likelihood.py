@@ -18,6 +18,8 @@ import torch
 from scipy.special import log_expit, logsumexp
 from sklearn.datasets import load_digits
 
+from _models import random_rbm
+
 from layerwise.likelihood import LikelihoodBounds, RAISEResult, log_likelihood_bounds, raise_log_likelihood, \
     reverse_anneal
 from layerwise.models.rbm import RBM
@@ -25,16 +27,6 @@ from layerwise.partition import AISResult, RBMPath, ais_betas, ais_log_partition
 from layerwise.training import fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
-
-
-def random_rbm(n_visible=10, n_hidden=8, seed=0, scale=1.0, visible="bernoulli", hidden="bernoulli"):
-    rng = np.random.default_rng(seed)
-    rbm = RBM(n_visible, n_hidden, visible=visible, hidden=hidden, dtype=torch.float64)
-    with torch.no_grad():
-        rbm.weight.copy_(torch.from_numpy(rng.normal(0, scale, (n_hidden, n_visible))))
-        rbm.visible_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_visible)))
-        rbm.hidden_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_hidden)))
-    return rbm
 
 
 def params(rbm):

@@ -16,6 +16,8 @@ from scipy.special import logsumexp
 from sklearn.datasets import load_digits
 from sklearn.neural_network import BernoulliRBM
 
+from _models import random_rbm
+
 from layerwise.models.rbm import RBM
 from layerwise.partition import (
     AISResult,
@@ -33,16 +35,6 @@ COMBOS = [("bernoulli", "bernoulli"), ("spin", "bernoulli"), ("bernoulli", "spin
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
-
-def random_rbm(n_visible, n_hidden, visible="bernoulli", hidden="bernoulli", seed=0, scale=1.0, **kw):
-    rng = np.random.default_rng(seed)
-    rbm = RBM(n_visible, n_hidden, visible=visible, hidden=hidden, dtype=torch.float64, **kw)
-    with torch.no_grad():
-        rbm.weight.copy_(torch.from_numpy(rng.normal(0, scale, (n_hidden, n_visible))))
-        rbm.visible_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_visible)))
-        rbm.hidden_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_hidden)))
-    return rbm
-
 
 def params(rbm):
     return (rbm.weight.detach().numpy().copy(), rbm.visible_bias.detach().numpy().copy(),

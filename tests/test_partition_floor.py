@@ -11,6 +11,8 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
+from _models import random_rbm
+
 from layerwise.models.rbm import RBM
 from layerwise.partition import (
     MIN_ESS,
@@ -32,16 +34,6 @@ from layerwise.partition import (
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 STATES = {"bernoulli": (0.0, 1.0), "spin": (-1.0, 1.0)}
-
-
-def random_rbm(n_visible, n_hidden, visible="bernoulli", hidden="bernoulli", seed=0, scale=1.0):
-    rng = np.random.default_rng(seed)
-    rbm = RBM(n_visible, n_hidden, visible=visible, hidden=hidden, dtype=torch.float64)
-    with torch.no_grad():
-        rbm.weight.copy_(torch.from_numpy(rng.normal(0, scale, (n_hidden, n_visible))))
-        rbm.visible_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_visible)))
-        rbm.hidden_bias.copy_(torch.from_numpy(rng.normal(0, 1, n_hidden)))
-    return rbm
 
 
 def np_log_terms(rbm, vs):
