@@ -231,7 +231,8 @@ def _json_default(obj):
 
 def _resolve(path: str | os.PathLike) -> Path:
     path = Path(path)
-    if path.is_dir() and not (path / META_FILE).exists() and (path / "last" / META_FILE).exists():
+    if path.is_dir() and not (path / META_FILE).exists() and \
+            any((path / name / META_FILE).exists() for name in ("last", ".last.old")):
         path = path / "last"  # a run folder: take its last checkpoint
     if not path.exists():
         old = path.parent / f".{path.name}.old"

@@ -96,7 +96,12 @@ def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], dict[str, Any]
 
 
 def _describe(hint: Any) -> str:
-    return getattr(hint, "__name__", None) if isinstance(hint, type) else str(hint).replace("typing.", "")
+    """``int | Sequence[int]``: an annotation as the constructor's source writes it."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else _describe(a) for a in typing.get_args(hint))
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "").replace("collections.abc.", "")
 
 
 def _matches(value: Any, hint: Any) -> bool:
