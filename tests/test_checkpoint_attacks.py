@@ -255,7 +255,8 @@ def test_nested_arguments_are_checked(tmp_path):
 def test_size_fields_are_bounded_before_allocation(tmp_path):
     """n_hidden = 10**12 would need 24 TB; it is refused from the meta-device build, at once."""
     t0 = time.perf_counter()
-    with pytest.raises(CheckpointError, match=r"'weight' has shape \(4, 6\) in the checkpoint, but \(1000000000000, 6\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"'weight' has shape \(4, 6\) in the checkpoint, but \(1000000000000, 6\)"):
         lw.load_model(_forge(tmp_path / "a", RBM, {"n_visible": 6, "n_hidden": 10**12}))
     assert time.perf_counter() - t0 < 5
 

@@ -64,7 +64,7 @@ def _kill_mid_save(run: Path, when: str) -> None:
 
 
 def _leftovers(run: Path) -> list[str]:
-    return sorted(p.name for p in run.iterdir() if p.name.startswith("."))
+    return sorted(p.name for p in run.iterdir() if p.name.startswith(".last."))
 
 
 def _state(model) -> dict[str, torch.Tensor]:

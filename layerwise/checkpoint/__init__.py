@@ -357,7 +357,8 @@ def _rebuild(spec: dict, header: dict, file: Path) -> torch.nn.Module:
         with torch.device("meta"):
             probe = cls(**config)
     except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"The checkpoint's config for {cls.__name__} is refused by its constructor: {exc}") from exc
+        raise CheckpointError(f"The checkpoint's config for {cls.__name__} is refused by its constructor: "
+                              f"{exc}") from exc
     compare_state(_signature(probe.state_dict()), header, cls.__name__, "checkpoint")
     need = state_bytes(itertools.chain(probe.parameters(), probe.buffers()))
     held = state_bytes(torch.empty(shape, dtype=dtype, device="meta") for shape, dtype in header.values())

@@ -63,7 +63,8 @@ def check_meta(meta: Any, file: Path, fmt: str) -> dict:
     spec = meta.get("model")
     if not (isinstance(spec, dict) and isinstance(spec.get("class"), str)
             and (spec.get("config") is None or isinstance(spec.get("config"), dict))):
-        raise CheckpointError(f"'{file}': 'model' must be {{\"class\": str, \"config\": object or null}}; got {spec!r}.")
+        raise CheckpointError(f"'{file}': 'model' must be {{\"class\": str, \"config\": object or null}}; "
+                              f"got {spec!r}.")
     epoch = meta.get("epoch", 0)
     if not _is_int(epoch) or epoch < 0:
         raise CheckpointError(f"'{file}': 'epoch' must be an int in the range [0, inf); got {epoch!r}.")
