@@ -261,6 +261,17 @@ def test_size_fields_are_bounded_before_allocation(tmp_path):
     assert time.perf_counter() - t0 < 5
 
 
+def test_layer_lists_are_bounded_by_the_tensors_in_the_file(tmp_path):
+    """A DBN of 100,000 layers would take minutes to build even on the meta device."""
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"'sizes' holds a list of 100000 items, more than the 16 that"):
+        lw.load_model(_forge(tmp_path / "a", "layerwise.models.dbn.DBN", {"sizes": [6] * 100_000}))
+    with pytest.raises(CheckpointError, match=r"'network' holds a list of 5000 items"):
+        lw.load_model(_forge(tmp_path / "b", "layerwise.models.classifier.CNNClassifier",
+                             {"network": {"blocks": [[3, 3, 2]] * 5000, "hidden": [5]}}))
+    assert time.perf_counter() - t0 < 5
+
+
 def test_a_model_far_larger_than_its_weights_is_not_allocated(tmp_path, monkeypatch):
     """Buffers outside the state (not in the file) are bounded too: RBM(6, 4) needs more than 2x + slack."""
     folder = _forge(tmp_path / "a")

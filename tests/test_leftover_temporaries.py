@@ -161,6 +161,14 @@ def test_remove_leftovers_keeps_a_complete_checkpoint_and_restores_a_swapped_one
     ckpt.save_checkpoint(tmp_path / "old-and-new", model)
     (tmp_path / ".old-and-new.old").mkdir()  # a stale .old beside a complete checkpoint is removed
     assert [p.name for p in ckpt.remove_leftovers(tmp_path / "old-and-new")] == [".old-and-new.old"]
+    # a damaged folder beside a complete .old: the only complete checkpoint is kept, the next save replaces both
+    os.replace(tmp_path / "old-and-new", tmp_path / ".old-and-new.old")
+    (tmp_path / "old-and-new").mkdir()
+    assert ckpt.remove_leftovers(tmp_path / "old-and-new") == []
+    assert (tmp_path / ".old-and-new.old" / ckpt.META_FILE).is_file()
+    ckpt.save_checkpoint(tmp_path / "old-and-new", model, epoch=4)
+    assert ckpt.load_checkpoint(tmp_path / "old-and-new")["meta"]["epoch"] == 4
+    assert not (tmp_path / ".old-and-new.old").exists()
 
 
 def test_saves_are_fsynced_before_the_swap(tmp_path, monkeypatch):

@@ -121,13 +121,23 @@ def _complete(path: Path) -> bool:
 
 
 def remove_leftovers(path: str | os.PathLike) -> list[Path]:
-    """Clean up after a save that was killed; return what was removed.
+    """Clean up after a save that was killed.
 
     A save writes ``.<name>.tmp-*`` beside ``path`` and moves the previous checkpoint to
-    ``.<name>.old`` for the instant of the swap. A killed save can leave either behind. The
-    temporaries are removed; ``.<name>.old`` is removed when ``path`` is a complete checkpoint,
-    and otherwise (killed between the two renames) renamed back to ``path``. Call it only while
-    no other process saves to ``path`` (:func:`layerwise.fit` holds its run folder).
+    ``.<name>.old`` for the instant of the swap; a killed save can leave either behind. The
+    temporaries are removed. ``.<name>.old`` is renamed back to ``path`` when ``path`` is missing
+    (killed between the two renames), removed when ``path`` is complete or ``.old`` is not, and
+    kept when it is the only complete checkpoint. Call it only while no other process saves to ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint folder (``run_dir / "last"``).
+
+    Returns
+    -------
+    list of Path
+        What was removed.
     """
     path = Path(path)
     removed = []
@@ -141,7 +151,8 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
     if old.exists():
         if not path.exists() and _complete(old):
             os.replace(old, path)
-        else:
+            _fsync(path.parent)
+        elif _complete(path) or not _complete(old):
             shutil.rmtree(old, ignore_errors=True)
             removed.append(old)
     if removed and path.parent.exists():
@@ -208,6 +219,7 @@ def save_checkpoint(
             _fsync(tmp / name)
         _fsync(tmp)
         old = path.parent / f".{path.name}.old"
+        shutil.rmtree(old, ignore_errors=True)  # kept by remove_leftovers only beside a damaged path
         if path.exists():
             os.replace(path, old)
         os.replace(tmp, path)
@@ -349,7 +361,7 @@ def _rebuild(spec: dict, header: dict, file: Path) -> torch.nn.Module:
     if spec.get("config") is None:
         raise CheckpointError(f"The checkpoint's model {spec.get('class')!r} stored no config(); pass model=.")
     cls = model_class(spec["class"])
-    config = check_config(cls, spec["config"])
+    config = check_config(cls, spec["config"], max_items=2 * max(len(header), 8))
     floats = {dtype for _, dtype in header.values() if dtype.is_floating_point}
     if len(floats) == 1 and floats != {torch.get_default_dtype()} and accepts(cls, "dtype"):
         config["dtype"] = floats.pop()  # a float64 model comes back in float64

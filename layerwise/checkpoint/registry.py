@@ -145,8 +145,19 @@ def _is_json(value: Any) -> bool:
     return False
 
 
-def check_config(cls: type, config: Mapping[str, Any]) -> dict[str, Any]:
+def _longest(value: Any) -> int:
+    """The length of the longest list (or object) in a JSON value, nested ones included."""
+    if isinstance(value, (list, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return max([len(value), *(_longest(v) for v in items)])
+    return 0
+
+
+def check_config(cls: type, config: Mapping[str, Any], max_items: int | None = None) -> dict[str, Any]:
     """Check a checkpoint's constructor arguments against ``cls``'s signature; return them as a dict.
+
+    ``max_items`` bounds the length of every list in the arguments (layer sizes, say), so that a
+    constructor is never asked to build more layers than the file can hold weights for.
 
     Raises
     ------
@@ -166,6 +177,9 @@ def check_config(cls: type, config: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"The checkpoint's config for {name} lacks the required argument(s) {missing}.")
     for key, value in config.items():
+        if max_items is not None and _longest(value) > max_items:
+            raise CheckpointError(f"The checkpoint's config for {name}: '{key}' holds a list of {_longest(value)} "
+                                  f"items, more than the {max_items} that the tensors in the checkpoint allow.")
         if not _matches(value, hints[key]):
             raise CheckpointError(f"The checkpoint's config for {name}: '{key}' must be {_describe(hints[key])}; "
                                   f"got {value!r} ({type(value).__name__}).")
