@@ -447,6 +447,8 @@ def fit(
     torch.manual_seed(seed)
     if initial_epoch is not None:
         state.epoch = initial_epoch
+    if resume and run_dir is not None and rank == 0:
+        ckpt.remove_leftovers(run_dir / "last")  # temporaries of a killed save; a swapped-out last/ put back
     if resume and run_dir is not None and ((run_dir / "last").exists() or (run_dir / ".last.old").exists()):
         saved = ckpt.load_checkpoint(run_dir / "last", map_location=device)
         ckpt.load_state_into(model, saved["model_state"])
