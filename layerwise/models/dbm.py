@@ -41,7 +41,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
+from .._validation import (check_choice, check_int, check_memory, check_real, check_sizes, check_tensor,
+                           check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
 from ..partition import (FLOOR_CHECKS, AISResult, ais_betas, anneal, check_ais_result, check_betas,
                          in_float64, is_discrete, log_z_floor)
@@ -122,6 +123,8 @@ class DBM(nn.Module):
         self.mf_tol = check_real("mf_tol", mf_tol, 0.0)
         self.damping = check_real("damping", damping, 0.0, 1.0, high_open=True)
         self.k = check_int("k", k, 1)
+        check_memory(f"DBM({self.sizes}, n_chains={self.n_chains}) parameters and chains",
+                     tensor_bytes(dense_stack_elements(self.sizes) + self.n_chains * sum(self.sizes), dtype))
         fk = {"device": device, "dtype": dtype}
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.empty(n_out, n_in, **fk)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])])
@@ -231,6 +234,8 @@ class DBM(nn.Module):
         ``steps=0`` the random visible states.
         """
         steps = check_int("steps", steps, 0)
+        n = check_int("n", n, 1)
+        check_memory(f"{n} chains of DBM({self.sizes})", tensor_bytes(3 * n * sum(self.sizes), self._like().dtype))
         x = self.random_states(n, generator)
         if steps == 0:
             return x[0]

@@ -53,7 +53,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_sizes, check_tensor
+from .._validation import check_choice, check_int, check_memory, check_sizes, check_tensor, dense_stack_elements, tensor_bytes
 from ..functional import binary_states, log_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean
@@ -124,6 +124,8 @@ class SigmoidBeliefNet(nn.Module):
     ) -> None:
         super().__init__()
         self.sizes = check_sizes("sizes", sizes, 2, (784, 200, 50))
+        check_memory(f"SigmoidBeliefNet({self.sizes}) parameters",
+                     tensor_bytes(dense_stack_elements(self.sizes, weight_copies=2) + sum(self.sizes[1:]), dtype))
         fk = {"device": device, "dtype": dtype}
         pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
         self.generative_weights = nn.ParameterList(nn.Parameter(torch.empty(lo, hi, **fk)) for lo, hi in pairs)
@@ -343,7 +345,10 @@ class SigmoidBeliefNet(nn.Module):
         Returns the visible states (n, sizes[0]), or with ``return_all`` the list
         ``[v, h^1, ..., h^L]`` (a fantasy of the sleep phase).
         """
-        layers = self._down(self._params(), check_int("n", n, 1), generator)
+        n = check_int("n", n, 1)
+        check_memory(f"{n} samples of SigmoidBeliefNet({self.sizes})",
+                     tensor_bytes(2 * n * sum(self.sizes), self.generative_weights[0].dtype))
+        layers = self._down(self._params(), n, generator)
         return layers if return_all else layers[0]
 
     def forward(self, v: Tensor) -> Tensor:
