@@ -53,7 +53,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_memory, check_sizes, check_tensor, dense_stack_elements, tensor_bytes
+from .._validation import (as_float_tensor, check_choice, check_finite, check_int, check_memory, check_sizes, check_tensor,
+                           check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import binary_states, log_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean
@@ -219,7 +220,7 @@ class SigmoidBeliefNet(nn.Module):
                     f"'{name}[{i}]' must have {n} units in its last dimension (layer {first + i} of sizes "
                     f"{self.sizes}); got shape {tuple(h.shape)}."
                 )
-            out.append(h)
+            out.append(self._check_values(f"{name}[{i}]", h))
         return out
 
     def _check_visible(self, name: str, v: Any) -> Tensor:
@@ -228,7 +229,13 @@ class SigmoidBeliefNet(nn.Module):
             raise ValueError(
                 f"'{name}' must have {self.sizes[0]} units in its last dimension (sizes[0]); got shape {tuple(v.shape)}."
             )
-        return v
+        return self._check_values(name, v)
+
+    @staticmethod
+    def _check_values(name: str, h: Tensor) -> Tensor:
+        """Finite states (or probabilities) in [0, 1], as the data's check (binary units)."""
+        h = as_float_tensor(name, h)
+        return check_unit_interval(name, check_finite(name, h), "a sigmoid belief net's binary units")
 
     # ---- the maths: one method per formula ----------------------------------------------------
 
@@ -289,7 +296,8 @@ class SigmoidBeliefNet(nn.Module):
         return self._log_q(self._params(), hs, v)
 
     def log_prior(self, h_top: Tensor) -> Tensor:
-        """log p(h^L) = sum_j h^L_j a_j - softplus(a_j), shape (...,)."""
+        """log p(h^L) = sum_j h^L_j a_j - softplus(a_j), shape (...,). ``h_top`` is checked."""
+        h_top = self._check_layers("h_top", [h_top], len(self.sizes) - 1)[0]
         return log_bernoulli(h_top, self.top_bias)
 
     # ---- sampling and inference ---------------------------------------------------------------

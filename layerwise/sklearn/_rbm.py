@@ -217,6 +217,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=FLOATS, reset=False)
+        self._check_data(X, "transform")
         h = self.model_.transform(to_tensor(X, device_of(self.model_)))
         return h.cpu().numpy().astype(X.dtype, copy=False)
 
@@ -242,6 +243,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=FLOATS, reset=False)
+        self._check_data(X, "score_samples")
         x = to_tensor(X, device_of(self.model_))
         generator = torch.Generator(device=x.device).manual_seed(draw_seed(self.random_state))
         with torch.no_grad():
@@ -266,6 +268,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         """
         check_is_fitted(self, "model_")
         V = validate_data(self, v, dtype=FLOATS, reset=False)
+        self._check_data(V, "gibbs")
         device = device_of(self.model_)
         with seeded(int(self.random_state_.randint(MAX_SEED)), device), torch.no_grad():
             out = self.model_.gibbs(to_tensor(V, device), 1)
