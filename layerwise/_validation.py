@@ -380,6 +380,6 @@ def check_memory(what: str, n_bytes: int) -> int:
             f"{what} would need {n_bytes / _GIB:.3g} GiB, more than the memory limit of "
             f"{limit / _GIB:.3g} GiB. Ask for less, or raise the limit with "
             "LAYERWISE_MAX_MEMORY=<size> (e.g. 64G, or 'none') or "
-            "layerwise._validation.set_max_memory(...)."
+            "layerwise.set_max_memory(...)."
         )
     return n_bytes

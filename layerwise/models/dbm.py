@@ -260,7 +260,10 @@ class DBM(nn.Module):
 
         ``mu_l = sigmoid(2 W_l mu_{l-1} + b_l)`` for ``l < L`` and ``mu_L = sigmoid(W_L mu_{L-1} + b_L)``:
         the weights doubled where the missing top-down input would come from (Salakhutdinov &
-        Hinton 2009, section 3.1)."""
+        Hinton 2009, section 3.1). ``v`` is checked (:meth:`validate_data`)."""
+        return self._recognition(self._visible(v))
+
+    def _recognition(self, v: Tensor) -> list[Tensor]:
         mu = [v]
         for l in range(1, len(self.sizes)):
             scale = 2.0 if l < self.n_layers else 1.0
@@ -294,7 +297,7 @@ class DBM(nn.Module):
 
     def _mean_field(self, v: Tensor, steps: int, tol: float, damping: float) -> tuple[list[Tensor], int]:
         """:meth:`mean_field` on a checked batch: (posteriors, sweeps run)."""
-        mu = self.recognition(v)
+        mu = self._recognition(v)
         done = 0
         for _ in range(steps):
             change = []
