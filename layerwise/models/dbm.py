@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import (check_choice, check_int, check_memory, check_real, check_sizes, check_tensor,
+from .._validation import (as_float_tensor, check_choice, check_int, check_memory, check_real, check_sizes, check_tensor,
                            check_finite, check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
 from ..partition import (FLOOR_CHECKS, AISResult, ais_betas, anneal, check_ais_result, check_betas,
@@ -172,6 +172,8 @@ class DBM(nn.Module):
         if len(states) != len(self.sizes):
             raise ValueError(f"'states' must list {len(self.sizes)} tensors (one per layer, visible first); "
                              f"got {len(states)}.")
+        if values:
+            states = [as_float_tensor(f"states[{l}]", x) for l, x in enumerate(states)]
         for l, (x, n) in enumerate(zip(states, self.sizes)):
             if x.dim() != 2 or x.shape[1] != n or x.shape[0] != states[0].shape[0]:
                 raise ValueError(f"'states[{l}]' must have shape (B, {n}) with the same B for every layer; "

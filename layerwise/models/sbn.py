@@ -214,7 +214,7 @@ class SigmoidBeliefNet(nn.Module):
             )
         out = []
         for i, (h, n) in enumerate(zip(hs, want)):
-            h = torch.as_tensor(h)
+            h = as_float_tensor(f"{name}[{i}]", h)
             if h.dim() == 0 or h.shape[-1] != n:
                 raise ValueError(
                     f"'{name}[{i}]' must have {n} units in its last dimension (layer {first + i} of sizes "
@@ -224,7 +224,7 @@ class SigmoidBeliefNet(nn.Module):
         return out
 
     def _check_visible(self, name: str, v: Any) -> Tensor:
-        v = torch.as_tensor(v)
+        v = as_float_tensor(name, v)
         if v.dim() == 0 or v.shape[-1] != self.sizes[0]:
             raise ValueError(
                 f"'{name}' must have {self.sizes[0]} units in its last dimension (sizes[0]); got shape {tuple(v.shape)}."
