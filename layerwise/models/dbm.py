@@ -194,9 +194,10 @@ class DBM(nn.Module):
         return a
 
     def conditional(self, states: Sequence[Tensor], l: int) -> Tensor:
-        """p(x_l = 1 | x_{l-1}, x_{l+1}) = sigmoid(W_l x_{l-1} + W_{l+1}^T x_{l+1} + b_l), shape (B, n_l)."""
+        """p(x_l = 1 | x_{l-1}, x_{l+1}) = sigmoid(W_l x_{l-1} + W_{l+1}^T x_{l+1} + b_l), shape (B, n_l).
+        ``states`` are checked (shapes, finite, in [0, 1])."""
         check_int("l", l, 0, self.n_layers)
-        return torch.sigmoid(self.layer_input(states, l))
+        return torch.sigmoid(self.layer_input(self._check_states(states), l))
 
     def energy(self, states: Sequence[Tensor]) -> Tensor:
         """E(x_0, .., x_L) = -sum_l b_l^T x_l - sum_l x_l^T W_l x_{l-1}, shape (B,).
