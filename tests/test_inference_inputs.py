@@ -71,7 +71,8 @@ CASES = {
     "RBM.sample_code": (_rbm, lambda m, x: _seeded(lambda: m.sample_code(x)), lambda: torch.rand(5, 6), True,
                         lambda m, x: _seeded(lambda: m._sample_hidden(x))),
     "RBM.gibbs": (_rbm, lambda m, x: _seeded(lambda: m.gibbs(x, 2)), lambda: torch.rand(5, 6), True,
-                  lambda m, x: _seeded(lambda: m._sample_visible(m._sample_hidden(m._sample_visible(m._sample_hidden(x)))))),
+                  lambda m, x: _seeded(lambda: m._sample_visible(m._sample_hidden(
+                      m._sample_visible(m._sample_hidden(x)))))),
     "RBM.sample(init=)": (_rbm, lambda m, x: m.sample(0, steps=0, init=x), lambda: torch.rand(5, 6), True,
                           lambda m, x: x),
     "RBM.infer": (_rbm, lambda m, x: m.infer(x, torch.ones(6, dtype=torch.bool), steps=1), lambda: torch.rand(5, 6),
@@ -198,10 +199,10 @@ def test_valid_input_gives_the_unchecked_result(case):
     if isinstance(got, torch.Tensor):
         assert torch.isfinite(got.float()).all()
         torch.testing.assert_close(as_numpy, got)
-    if want is not None:
-        torch.testing.assert_close(got, want) if isinstance(got, torch.Tensor) else None
-        if not isinstance(got, torch.Tensor):
-            assert got == pytest.approx(want) if isinstance(want, float) else got == want
+        if want is not None:
+            torch.testing.assert_close(got, want)
+    else:  # a float (accuracy) or a shape
+        assert got == as_numpy and got == pytest.approx(want)
 
 
 @pytest.mark.parametrize("kind", ["nan", "inf", "channels", "dtype"])

@@ -93,9 +93,9 @@ class ConvAutoEncoder(nn.Module):
         fk = {"device": device, "dtype": dtype}
         c, h, w = self.in_shape
         sizes = [c] + self.channels
+        weights = self.kernel_size ** 2 * sum(a * b for a, b in zip(sizes, sizes[1:]))
         check_memory(f"ConvAutoEncoder({list(self.in_shape)}, {self.channels}) parameters",
-                     tensor_bytes((1 if self.tied else 2) * self.kernel_size ** 2 * sum(a * b for a, b in zip(sizes, sizes[1:]))
-                                  + 2 * sum(sizes), dtype))
+                     tensor_bytes((1 if self.tied else 2) * weights + 2 * sum(sizes), dtype))
         self.shapes = [(c, h, w)]  # input shape of every block, then the code's
         convs, decs = [], []
         for i, out in enumerate(self.channels):

@@ -29,7 +29,8 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_memory, check_real, check_sizes, dense_stack_elements, tensor_bytes
+from .._validation import (check_choice, check_int, check_memory, check_real, check_sizes, dense_stack_elements,
+                           tensor_bytes)
 from ..functional import binary_states
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, ais_log_partition
 from ..pretraining import pretrain
@@ -299,10 +300,9 @@ class DBN(nn.Module):
             start = top.visible.sample_from_mean(start) if self.n_layers > 1 else start
         else:
             n = check_int("n", n, 1)
-        n_snaps = gibbs_steps // every if every else 1
-        check_memory(f"{n if start is None else start.shape[0]} samples of DBN({self.sizes})",
-                     tensor_bytes((n if start is None else start.shape[0]) * (2 * sum(self.sizes) + n_snaps * self.sizes[0]),
-                                  top.weight.dtype))
+        n_chains, n_snaps = (n if start is None else start.shape[0]), (gibbs_steps // every if every else 1)
+        check_memory(f"{n_chains} samples of DBN({self.sizes})",
+                     tensor_bytes(n_chains * (2 * sum(self.sizes) + n_snaps * self.sizes[0]), top.weight.dtype))
         chain = top.sample(n, gibbs_steps, init=start, every=every)  # visible means of the top RBM
         if self.n_layers == 1:
             return chain

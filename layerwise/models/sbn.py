@@ -53,8 +53,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import (as_float_tensor, check_choice, check_finite, check_int, check_memory, check_sizes, check_tensor,
-                           check_unit_interval, dense_stack_elements, tensor_bytes)
+from .._validation import (as_float_tensor, check_choice, check_finite, check_int, check_memory, check_sizes,
+                           check_tensor, check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import binary_states, log_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean

@@ -44,7 +44,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_int, check_memory, check_real, check_sizes, check_tensor, dense_stack_elements, tensor_bytes
+from .._validation import (check_int, check_memory, check_real, check_sizes, check_tensor, dense_stack_elements,
+                           tensor_bytes)
 from ..functional import bernoulli_entropy, log_bernoulli, sample_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean
@@ -239,7 +240,8 @@ class UpDownDBN(nn.Module):
         Returns visible probabilities, (n, sizes[0])."""
         n = check_int("n", n, 1)
         gibbs_steps = check_int("gibbs_steps", gibbs_steps, 0)
-        check_memory(f"{n} samples of UpDownDBN({self.sizes})", tensor_bytes(2 * n * sum(self.sizes), self.top.weight.dtype))
+        check_memory(f"{n} samples of UpDownDBN({self.sizes})",
+                     tensor_bytes(2 * n * sum(self.sizes), self.top.weight.dtype))
         chain = self.top.sample(n, gibbs_steps)
         return self.down(sample_bernoulli(chain))
 
