@@ -7,6 +7,7 @@
 >>> clf, history = lw.finetune(stack, (X[:150], y[:150]), epochs=20, progress=False)
 """
 
+from ._validation import max_memory, set_max_memory
 from . import callbacks, datasets, deconv, functional, likelihood, partition, plots, presets, units
 from .checkpoint import load_model, save_checkpoint
 from .models import DBM, DBN, RBM, AutoEncoder, SigmoidBeliefNet, UpDownDBN
@@ -17,5 +18,6 @@ from .training import Callback, History, fit
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "Callback", "Classifier", "DBM", "DBN", "History", "RBM", "build_mlp", "callbacks",
-           "datasets", "deconv", "finetune", "fit", "functional", "likelihood", "load_model", "partition", "plots",
-           "presets", "pretrain", "save_checkpoint", "SigmoidBeliefNet", "units", "UpDownDBN", "__version__"]
+           "datasets", "deconv", "finetune", "fit", "functional", "likelihood", "load_model", "max_memory",
+           "partition", "plots", "presets", "pretrain", "save_checkpoint", "set_max_memory", "SigmoidBeliefNet",
+           "units", "UpDownDBN", "__version__"]

@@ -9,6 +9,7 @@ half-written file or a half-trained model behind.
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 from typing import Any, Iterable, Sequence
 
@@ -16,15 +17,23 @@ import numpy as np
 import torch
 
 __all__ = [
+    "MemoryLimitError",
+    "batch_data",
     "check_choice",
+    "check_memory",
+    "check_rows",
     "check_finite",
     "check_int",
     "check_real",
     "check_sizes",
     "check_tensor",
     "check_unit_interval",
+    "dense_stack_elements",
     "as_float_tensor",
     "describe",
+    "max_memory",
+    "set_max_memory",
+    "tensor_bytes",
 ]
 
 
@@ -106,9 +115,14 @@ def as_float_tensor(name: str, data: Any, dtype: torch.dtype = torch.float32) ->
         t = data
     else:
         try:
-            t = torch.as_tensor(np.asarray(data))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"'{name}' must be an array of numbers. Got {type(data).__name__}: {exc}") from exc
+            arr = np.asarray(data)
+        except (TypeError, ValueError) as exc:  # ragged nested lists
+            raise ValueError(f"'{name}' must be an array of numbers; got {type(data).__name__}: {exc}") from exc
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"'{name}' must be an array of numbers (bool, int or float); got dtype {arr.dtype}.")
+        t = torch.as_tensor(arr)
+    if t.is_complex():
+        raise ValueError(f"'{name}' must be an array of numbers (bool, int or float); got dtype {t.dtype}.")
     if not t.is_floating_point():
         t = t.to(dtype)
     return t
@@ -210,3 +224,162 @@ def check_sizes(name: str, sizes: Any, min_len: int, example: Sequence[int], hin
             f"{layers}, e.g. {list(example)[:min_len]}). Got {sizes!r} instead.{hint}"
         )
     return [check_int(f"{name}[{i}]", s, 1) for i, s in enumerate(sizes)]
+
+
+def batch_data(x: Any) -> Any:
+    """The inputs of a batch: ``X`` of an ``(X, y)`` pair (a tuple or a DataLoader's list whose
+    first item is an array), else ``x`` itself (so a plain list of rows stays the data)."""
+    if isinstance(x, (tuple, list)) and x and isinstance(x[0], (torch.Tensor, np.ndarray)):
+        return x[0]
+    return x
+
+
+def check_rows(
+    name: str,
+    data: Any,
+    n_features: int,
+    *,
+    flatten: bool = False,
+    finite: bool = True,
+) -> torch.Tensor:
+    """Validate the input of an inference method: a batch of rows with ``n_features`` columns.
+
+    The wording is :func:`check_tensor`'s, so ``fit`` and every inference path fail alike. A
+    single 1-d sample is refused with a hint (``x.reshape(1, -1)``), as scikit-learn does.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in the error message.
+    data : array-like
+        The data, or an ``(X, y)`` batch (only ``X`` is read).
+    n_features : int
+        Required width of a row.
+    flatten : bool
+        Accept ``(n, d1, d2, ...)`` samples (images) and flatten them to rows.
+    finite : bool
+        Reject NaN and infinity.
+
+    Returns
+    -------
+    torch.Tensor
+        The rows, 2-d, as a float tensor (not yet moved to the model's device or dtype).
+    """
+    t = as_float_tensor(name, batch_data(data))
+    if t.dim() == 1 and t.numel() == n_features:
+        raise ValueError(
+            f"'{name}' must be a 2-d array of rows; got one sample of shape {tuple(t.shape)}. "
+            f"Pass x.reshape(1, -1) for a single sample."
+        )
+    if flatten and t.dim() > 2:
+        t = t.reshape(t.shape[0], -1)
+    return check_tensor(name, t, ndim=2, n_features=n_features, finite=finite)
+
+
+def dense_stack_elements(sizes: Sequence[int], weight_copies: int = 1) -> int:
+    """Numbers in a stack of dense layers ``sizes``: ``weight_copies`` weight matrices per pair of
+    adjacent layers plus one bias per unit (what a memory guard counts before allocating)."""
+    sizes = [int(s) for s in sizes]
+    return weight_copies * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(sizes)
+
+
+# ---- memory guard -------------------------------------------------------------------------------
+
+_GIB = 1024**3
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": _GIB, "t": 1024**4}
+_max_memory: int | None = None  # set_max_memory(); None: the environment or the default
+DEFAULT_MEMORY_FRACTION = 0.5
+"""Without a setting, a request may take this fraction of the machine's physical memory."""
+
+
+class MemoryLimitError(ValueError, MemoryError):
+    """A request would allocate more than :func:`max_memory` allows (refused before allocating).
+
+    Both a ValueError (a bad size argument) and a MemoryError, so either ``except`` catches it.
+    """
+
+
+def _parse_bytes(text: str) -> int | None:
+    s = text.strip().lower().replace(" ", "")
+    if s in ("none", "off", "unlimited", "inf"):
+        return None
+    s = s.removesuffix("ib").removesuffix("b")
+    unit = s[-1] if s and s[-1] in _UNITS else ""
+    number = s[: len(s) - len(unit)]
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"LAYERWISE_MAX_MEMORY must be a positive size such as 8G, 512M or 1073741824 (bytes), "
+            f"or 'none'. Got {text!r} instead."
+        )
+    return int(value * _UNITS[unit])
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+
+
+def max_memory() -> int | None:
+    """The largest allocation (bytes) a constructor or sampler may request; None: no limit.
+
+    In order: the value given to :func:`set_max_memory`; the environment variable
+    ``LAYERWISE_MAX_MEMORY`` (``8G``, ``512M``, bytes, or ``none``); else
+    ``DEFAULT_MEMORY_FRACTION`` (half) of the physical memory (``os.sysconf``).
+    """
+    if _max_memory is not None:
+        return None if _max_memory < 0 else _max_memory
+    env = os.environ.get("LAYERWISE_MAX_MEMORY")
+    if env:
+        return _parse_bytes(env)
+    phys = _physical_memory()
+    return None if phys is None else int(phys * DEFAULT_MEMORY_FRACTION)
+
+
+def set_max_memory(limit: int | str | None) -> int | None:
+    """Set the memory guard for this process; returns the previous setting (to restore it).
+
+    Parameters
+    ----------
+    limit : int, str or None
+        Bytes (int), a size such as ``"16G"``, ``"none"`` to switch the guard off, or None to
+        go back to ``LAYERWISE_MAX_MEMORY`` / the default (half the physical memory).
+    """
+    global _max_memory
+    previous = _max_memory
+    if limit is None:
+        _max_memory = None
+    elif isinstance(limit, str):
+        parsed = _parse_bytes(limit)
+        _max_memory = -1 if parsed is None else parsed
+    else:
+        _max_memory = check_int("limit", limit, 1)
+    return previous
+
+
+def tensor_bytes(n_elements: int, dtype: torch.dtype | None = None) -> int:
+    """Bytes of ``n_elements`` numbers of ``dtype`` (default: torch's default dtype)."""
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    return int(n_elements) * (torch.finfo(dtype).bits // 8 if dtype.is_floating_point else torch.iinfo(dtype).bits // 8)
+
+
+def check_memory(what: str, n_bytes: int) -> int:
+    """Refuse (:class:`MemoryLimitError`) a request of ``n_bytes`` above :func:`max_memory`.
+
+    ``what`` names the request (``"RBM(784, 1000000000) parameters"``); the message gives the
+    size in GiB, the limit and how to raise it. Costs nothing: call it before allocating.
+    """
+    limit = max_memory()
+    if limit is not None and n_bytes > limit:
+        raise MemoryLimitError(
+            f"{what} would need {n_bytes / _GIB:.3g} GiB, more than the memory limit of "
+            f"{limit / _GIB:.3g} GiB. Ask for less, or raise the limit with "
+            "LAYERWISE_MAX_MEMORY=<size> (e.g. 64G, or 'none') or "
+            "layerwise.set_max_memory(...)."
+        )
+    return n_bytes

@@ -96,8 +96,9 @@ class Units:
         """A fresh ``nn.Module`` computing ``mean`` (the encoder's activation)."""
         raise NotImplementedError
 
-    def check_data(self, x: Tensor, name: str = "data") -> None:
-        """Raise ValueError for values these units cannot take (probabilities are allowed)."""
+    def check_data(self, x: Tensor, name: str = "data", layer: str = "visible") -> None:
+        """Raise ValueError for values these units cannot take (probabilities are allowed);
+        ``layer`` ("visible" or "hidden") is named in the message."""
 
     # ---- as the visible layer of an RBM: E(v, h) = V(v) - h^T W s(v) - c^T h ------------------
 
@@ -177,11 +178,11 @@ class Bernoulli(Units):
     def activation_module(self) -> nn.Module:
         return nn.Sigmoid()
 
-    def check_data(self, x: Tensor, name: str = "data") -> None:
+    def check_data(self, x: Tensor, name: str = "data", layer: str = "visible") -> None:
         lo, hi = float(x.min()), float(x.max())
         if lo < 0.0 or hi > 1.0:
             raise ValueError(
-                f"'{name}' must lie in [0, 1] for Bernoulli visible units (binary values, or "
+                f"'{name}' must lie in [0, 1] for Bernoulli {layer} units (binary values, or "
                 f"probabilities); got values in [{lo:.4g}, {hi:.4g}]. Scale the data to [0, 1] "
                 "(datasets.Divide(255)) or use visible='gaussian'."
             )
@@ -216,11 +217,11 @@ class Spin(Units):
     def activation_module(self) -> nn.Module:
         return nn.Tanh()
 
-    def check_data(self, x: Tensor, name: str = "data") -> None:
+    def check_data(self, x: Tensor, name: str = "data", layer: str = "visible") -> None:
         lo, hi = float(x.min()), float(x.max())
         if lo < -1.0 or hi > 1.0:
             raise ValueError(
-                f"'{name}' must lie in [-1, 1] for spin (+-1) visible units; got values in "
+                f"'{name}' must lie in [-1, 1] for spin (+-1) {layer} units; got values in "
                 f"[{lo:.4g}, {hi:.4g}]. Map binary data with 2 x - 1."
             )
 

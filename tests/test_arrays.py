@@ -88,6 +88,7 @@ def test_arrays_bad_paths(tmp_path):
         ds.load("arrays", path=tmp_path / "x.json")
     with pytest.raises(TypeError, match="needs path="):
         ds.load("arrays")
-    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan]]))
-    with pytest.raises(ValueError, match="NaN"):
+    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan], [np.inf, np.nan]]))
+    with pytest.raises(ValueError, match=r"'X from .*nan\.npy' must hold only finite values; found 2 NaN and 1 "
+                                         r"infinite value\(s\), the first at index \(0, 1\)"):
         ds.load("arrays", path=tmp_path / "nan.npy")

@@ -117,7 +117,7 @@ def test_on_epoch_start_runs_before_each_epoch_with_its_number():
 def _spy(model, opt_box):
     """Record (momentum, k, lr, Gibbs sweeps) at every training step of ``model``."""
     calls = []
-    step, sample_visible = model.training_step, model.sample_visible
+    step, sample_visible = model.training_step, model._sample_visible  # the unchecked sampler the PCD loop calls
     sweeps = [0]
 
     def counting_sample_visible(h):
@@ -131,7 +131,7 @@ def _spy(model, opt_box):
         calls.append((g["momentum"], model.k, g["lr"], sweeps[0]))
         return loss
 
-    model.training_step, model.sample_visible = spy_step, counting_sample_visible
+    model.training_step, model._sample_visible = spy_step, counting_sample_visible
     return calls
 
 

@@ -182,6 +182,33 @@ def test_idx_loader_wrong_ndim(tmp_path):
         ds.load("mnist", root=tmp_path)
 
 
+@pytest.mark.parametrize("code", [0x0D, 0x0E])
+def test_idx_loader_refuses_non_finite_float_pixels_naming_file_and_count(tmp_path, code):
+    write_fake_mnist(tmp_path)
+    images = np.random.default_rng(1).random((5, 4, 3))
+    images[0, 1, 2] = np.nan
+    images[3, 0, 0] = np.nan
+    images[4, 3, 2] = -np.inf
+    path = tmp_path / "mnist" / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(images, code)))
+    with pytest.raises(ValueError, match=r"'pixels of .*train-images-idx3-ubyte\.gz' must hold only finite values; "
+                                         r"found 2 NaN and 1 infinite value\(s\), the first at index \(0, 1, 2\)"):
+        ds.load("mnist", "train", root=tmp_path)
+    images[np.isnan(images) | np.isinf(images)] = 0.5
+    path.write_bytes(gzip.compress(idx_bytes(images, code)))
+    X, _ = ds.load("mnist", "train", root=tmp_path, scale=None, flatten=False)
+    np.testing.assert_array_equal(X[:, 0].numpy(), images.astype(np.float32))   # finite floats load unchanged
+
+
+def test_idx_loader_refuses_float64_pixels_that_overflow_float32(tmp_path):
+    write_fake_mnist(tmp_path)
+    images = np.zeros((5, 4, 3))
+    images[2, 2, 2] = 1e300
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images, 0x0E)))
+    with pytest.raises(ValueError, match=r"found 0 NaN and 1 infinite value\(s\), the first at index \(2, 2, 2\)"):
+        ds.load("mnist", "train", root=tmp_path)
+
+
 # ------------------------------------------------------------------------------------------
 # download, against a local HTTP server
 # ------------------------------------------------------------------------------------------

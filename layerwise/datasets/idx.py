@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._validation import check_choice
+from .._validation import check_choice, check_finite
 from ._common import (
     ENV_ROOT,
     SPLITS,
@@ -363,7 +363,8 @@ def load(
     FileNotFoundError
         A missing file, naming where it was looked for and how the data root was chosen.
     ValueError
-        A malformed file (naming it), or image and label files of different lengths.
+        A malformed file (naming it), image and label files of different lengths, or float
+        pixels that are NaN or infinite (naming the file, their count and the first index).
     """
     name = check_choice("name", name, NAMES)
     split = check_choice("split", split, SPLITS)
@@ -391,6 +392,8 @@ def load(
             "the counts must be equal."
         )
     x = torch.from_numpy(images).to(torch.float32)
+    if images.dtype.kind == "f":  # float IDX files can hold NaN / inf (or overflow float32)
+        check_finite(f"pixels of {image_path}", x)
     y = torch.from_numpy(labels.astype(np.int64))
     unit = 255.0 if images.dtype == np.uint8 else None
     return shape_images(apply_scale(x, scale, unit), flatten), y

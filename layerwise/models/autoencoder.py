@@ -26,7 +26,8 @@ from torch import Tensor, nn
 import torch.nn.functional as F
 
 from .. import functional as LF
-from .._validation import check_choice, check_int, check_real, check_tensor, check_unit_interval
+from .._validation import (check_choice, check_int, check_memory, check_real, check_rows, check_tensor,
+                           check_unit_interval, dense_stack_elements, tensor_bytes)
 
 __all__ = ["AutoEncoder"]
 
@@ -179,6 +180,8 @@ class AutoEncoder(nn.Module):
         # ---- parameters, as in nn.Linear: weight (out, in) -----------------------------------
         factory_kwargs = {"device": device, "dtype": dtype}
         sizes = (self.n_inputs,) + self.hidden_sizes
+        check_memory(f"AutoEncoder({self.n_inputs}, {list(self.hidden_sizes)}) parameters",
+                     tensor_bytes(dense_stack_elements(sizes, 1 if tied_weights else 2) + sum(sizes[1:]), dtype))
         self.encoder_layers = nn.ModuleList(
             nn.Linear(sizes[i], sizes[i + 1], **factory_kwargs) for i in range(len(sizes) - 1)
         )
@@ -254,6 +257,11 @@ class AutoEncoder(nn.Module):
             x = x.to(device=w.device, dtype=w.dtype)
         return x
 
+    def _rows(self, x: Any, name: str = "x") -> Tensor:
+        """The input of a public method, checked as :meth:`validate_data` checks ``fit``'s data
+        (images are not flattened), on the model's device and dtype."""
+        return self._input(self._check_range(check_rows(name, x, self.n_inputs), name))
+
     def _encode_all(self, x: Tensor) -> list[Tensor]:
         """Outputs ``h_1 ... h_k`` of every encoder layer, each (B, h_l)."""
         hs = []
@@ -273,21 +281,26 @@ class AutoEncoder(nn.Module):
         return a
 
     def encode(self, x: Tensor) -> Tensor:
-        """The code ``h_k = f(x)`` of the deepest layer, shape (B, h_k)."""
-        return self._encode_all(self._input(x))[-1]
+        """The code ``h_k = f(x)`` of the deepest layer, shape (B, h_k). ``x`` is checked."""
+        return self._encode_all(self._rows(x))[-1]
 
     def decode(self, h: Tensor) -> Tensor:
-        """The reconstruction ``y = g(h)`` from codes ``h``, shape (B, n_inputs)."""
+        """The reconstruction ``y = g(h)`` from codes ``h``, shape (B, n_inputs). ``h`` is checked
+        (``n_components`` finite values per row)."""
+        return self._decode(self._input(check_rows("h", h, self.n_components)))
+
+    def _decode(self, h: Tensor) -> Tensor:
         return LF.activate(self.output_activation, self._decode_logits(h))
 
     def forward(self, x: Tensor) -> Tensor:
-        """The reconstruction ``g(f(x))`` of a clean input (never corrupted)."""
-        return self.decode(self.encode(x))
+        """The reconstruction ``g(f(x))`` of a clean input (never corrupted); differentiable, no
+        input checks (:meth:`reconstruct` checks)."""
+        return self._decode(self._encode_all(self._input(x))[-1])
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        """``g(f(x))`` without noise and without gradients."""
-        return self.forward(x)
+        """``g(f(x))`` without noise and without gradients. ``x`` is checked."""
+        return self.forward(self._rows(x))
 
     @torch.no_grad()
     def transform(self, x: Tensor) -> Tensor:
@@ -296,8 +309,11 @@ class AutoEncoder(nn.Module):
 
     def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Apply the configured corruption ``x~ ~ C(x~|x)`` (identity when ``noise`` is None),
-        whatever the mode; :meth:`training_loss` calls it only in training mode."""
-        return LF.corrupt(self._input(x), self.noise, self.noise_level, generator=generator)
+        whatever the mode; :meth:`training_loss` calls it only in training mode. ``x`` is checked."""
+        return self._corrupt(self._rows(x), generator)
+
+    def _corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return LF.corrupt(x, self.noise, self.noise_level, generator=generator)
 
     def encoder(self) -> nn.Sequential:
         """The encoder as ``nn.Sequential(Linear, activation, ..., Linear, activation)``.
@@ -335,7 +351,7 @@ class AutoEncoder(nn.Module):
         al. 2011): ``sum_j s'(a_j)^2 ||W_j||^2`` for one layer, the exact product
         ``J = D_k W_k ... D_1 W_1`` for deeper encoders (see
         :func:`layerwise.functional.contractive_penalty`). Not multiplied by the weight."""
-        return self._contractive(self._encode_all(self._input(x)))
+        return self._contractive(self._encode_all(self._rows(x)))
 
     def _contractive(self, hs: list[Tensor]) -> Tensor:
         derivs = [LF.activation_derivative(self.activation, h) for h in hs]
@@ -353,7 +369,7 @@ class AutoEncoder(nn.Module):
         actual input ``x~`` (reusing its forward pass).
         """
         x = self._input(x)
-        x_in = self.corrupt(x) if self.training else x
+        x_in = self._corrupt(x) if self.training else x
         hs = self._encode_all(x_in)
         loss = LF.reconstruction_loss(self.loss, self._decode_logits(hs[-1]), x, self.output_activation)
         if self.weight_decay > 0:
@@ -369,12 +385,15 @@ class AutoEncoder(nn.Module):
         for ``loss="bce"``; non-negative for ``loss="ce"``. Returns it as a float tensor."""
         if isinstance(x, (tuple, list)):
             x = x[0]
-        t = check_tensor("data", x, ndim=2, n_features=self.n_inputs)
+        return self._check_range(check_tensor("data", x, ndim=2, n_features=self.n_inputs), "data")
+
+    def _check_range(self, t: Tensor, name: str) -> Tensor:
+        """In [0, 1] for ``loss="bce"``, non-negative for ``loss="ce"``."""
         if self.loss == "bce":
-            check_unit_interval("data", t, "loss='bce' (binary cross-entropy)")
+            check_unit_interval(name, t, "loss='bce' (binary cross-entropy)")
         elif self.loss == "ce" and float(t.min()) < 0.0:
             raise ValueError(
-                f"'data' must be non-negative for loss='ce' (multinomial cross-entropy); got a "
+                f"'{name}' must be non-negative for loss='ce' (multinomial cross-entropy); got a "
                 f"minimum of {float(t.min()):.4g}. Choose another loss or shift the data."
             )
         return t

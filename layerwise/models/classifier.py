@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .. import functional as LF
-from .._validation import check_choice, check_int, check_tensor
+from .._validation import batch_data, check_choice, check_int, check_tensor
 from ..training import History, as_arrays, fit
 from .cnn import build_network
 
@@ -114,14 +114,21 @@ class Classifier(nn.Module):
         other bodies check their own input. Returns the data as a float tensor; raises ValueError
         naming the bad width.
         """
-        if isinstance(x, (tuple, list)):
-            x = x[0]
-        t = check_tensor("data", x, ndim=(2, 3, 4))
+        return self._check_input(x, "data")
+
+    def _check_input(self, x: Any, name: str) -> Tensor:
+        t = check_tensor(name, batch_data(x), ndim=(2, 3, 4))
         width = _in_features(self.body)
         got = int(t[0].numel())
         if width is not None and got != width:
-            raise ValueError(f"'data' has {got} features per row, but this classifier's network takes {width}.")
+            raise ValueError(f"'{name}' has {got} features per row, but this classifier's network takes {width}.")
         return t
+
+    def _inputs(self, x: Any) -> Tensor:
+        """The input of :meth:`predict` and friends: checked as ``fit`` checks its data, on the
+        model's device and dtype."""
+        p = next(self.parameters())
+        return self._check_input(x, "x").to(p.device, p.dtype)
 
     def training_loss(self, batch) -> Tensor:
         x, y = batch
@@ -139,7 +146,7 @@ class Classifier(nn.Module):
     def predict_proba(self, x: Tensor) -> Tensor:
         """Class probabilities: softmax of the logits (normalised logistic outputs for ``bce``)."""
         self.eval()
-        logits = self(x)
+        logits = self(self._inputs(x))
         if self.loss == "bce":
             p = torch.sigmoid(logits)
             return p / p.sum(1, keepdim=True)
@@ -147,14 +154,18 @@ class Classifier(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:
-        """Most probable class per row."""
+        """Most probable class per row. ``x`` is checked (finite, the network's width)."""
         self.eval()
-        return self(x).argmax(1)
+        return self(self._inputs(x)).argmax(1)
 
     def accuracy(self, x: Tensor, y: Tensor) -> float:
-        """Fraction of rows of ``x`` classified as ``y``."""
-        device = next(self.parameters()).device
-        return float((self.predict(x.to(device)).cpu() == y.cpu()).float().mean())
+        """Fraction of rows of ``x`` classified as ``y`` (one label per row)."""
+        y = torch.as_tensor(y)
+        pred = self.predict(x)
+        if y.shape != pred.shape:
+            raise ValueError(f"'y' must hold one label per row of 'x' (shape {tuple(pred.shape)}); "
+                             f"got shape {tuple(y.shape)}.")
+        return float((pred.cpu() == y.cpu()).float().mean())
 
 
 def finetune(
@@ -248,21 +259,19 @@ class CNNClassifier(Classifier):
         c, h, w = self.in_shape
         return c * h * w
 
-    def validate_data(self, x: Any) -> Tensor:
+    def _check_input(self, x: Any, name: str) -> Tensor:
         """Images as flat rows (N, C*H*W), (N, C, H, W), or (N, H, W) when C = 1; finite and
         non-empty. Returns them as a float tensor; raises ValueError naming the bad shape."""
-        if isinstance(x, (tuple, list)):
-            x = x[0]
-        t = check_tensor("data", x, ndim=(2, 3, 4))
+        t = check_tensor(name, batch_data(x), ndim=(2, 3, 4))
         c, h, w = self.in_shape
         if t.dim() == 2 and t.shape[1] != self.n_inputs:
-            raise ValueError(f"'data' has {t.shape[1]} features, but this CNN takes {self.n_inputs} = "
+            raise ValueError(f"'{name}' has {t.shape[1]} features, but this CNN takes {self.n_inputs} = "
                              f"{self.in_shape} per image.")
         if t.dim() == 3 and (c != 1 or tuple(t.shape[1:]) != (h, w)):
-            raise ValueError(f"'data' has images of shape {tuple(t.shape[1:])}; this CNN takes {self.in_shape}"
+            raise ValueError(f"'{name}' has images of shape {tuple(t.shape[1:])}; this CNN takes {self.in_shape}"
                              f" ({c} channel(s)).")
         if t.dim() == 4 and tuple(t.shape[1:]) != self.in_shape:
-            raise ValueError(f"'data' has images of shape {tuple(t.shape[1:])}; this CNN takes {self.in_shape}"
+            raise ValueError(f"'{name}' has images of shape {tuple(t.shape[1:])}; this CNN takes {self.in_shape}"
                              f" ({c} channel(s)).")
         return t
 

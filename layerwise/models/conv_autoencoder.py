@@ -28,7 +28,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .. import functional as LF
-from .._validation import check_choice, check_int, check_real, check_tensor, check_unit_interval
+from .._validation import (as_float_tensor, batch_data, check_choice, check_int, check_memory, check_real, check_rows,
+                           check_tensor, check_unit_interval, tensor_bytes)
 
 __all__ = ["ConvAutoEncoder"]
 
@@ -91,6 +92,10 @@ class ConvAutoEncoder(nn.Module):
         self.noise_level = check_real("noise_level", noise_level, 0.0)
         fk = {"device": device, "dtype": dtype}
         c, h, w = self.in_shape
+        sizes = [c] + self.channels
+        weights = self.kernel_size ** 2 * sum(a * b for a, b in zip(sizes, sizes[1:]))
+        check_memory(f"ConvAutoEncoder({list(self.in_shape)}, {self.channels}) parameters",
+                     tensor_bytes((1 if self.tied else 2) * weights + 2 * sum(sizes), dtype))
         self.shapes = [(c, h, w)]  # input shape of every block, then the code's
         convs, decs = [], []
         for i, out in enumerate(self.channels):
@@ -166,19 +171,31 @@ class ConvAutoEncoder(nn.Module):
                 z = F.relu(z)
         return z
 
+    def _checked(self, x: Any, name: str = "x") -> Tensor:
+        """The input of a public method: rows of C*H*W values or images (B, ...) of as many, finite,
+        in [0, 1] for ``loss="bce"`` (as :meth:`validate_data`), as (B, C, H, W) on the model's device."""
+        t = as_float_tensor(name, batch_data(x))
+        if t.dim() > 2:
+            t = t.reshape(t.shape[0], -1)
+        t = check_rows(name, t, self.n_inputs)
+        if self.loss == "bce":
+            check_unit_interval(name, t, "loss='bce' (binary cross-entropy)")
+        return self._images(t)
+
     def encode(self, x: Any) -> Tensor:
-        """The code maps (B, C_k, H_k, W_k) of the top block."""
-        return self._encode(self._images(x))[0]
+        """The code maps (B, C_k, H_k, W_k) of the top block. ``x`` is checked."""
+        return self._encode(self._checked(x))[0]
 
     def forward(self, x: Any) -> Tensor:
-        """Reconstruction (B, C, H, W) of a clean input."""
+        """Reconstruction (B, C, H, W) of a clean input; differentiable, no input checks
+        (:meth:`reconstruct` checks)."""
         z, switches = self._encode(self._images(x))
         return LF.activate(self.output_activation, self._decode_logits(z, switches))
 
     @torch.no_grad()
     def reconstruct(self, x: Any) -> Tensor:
-        """Reconstruction, flat (B, C*H*W), without gradients."""
-        return self.forward(x).flatten(1)
+        """Reconstruction, flat (B, C*H*W), without gradients. ``x`` is checked."""
+        return self.forward(self._checked(x)).flatten(1)
 
     @torch.no_grad()
     def transform(self, x: Any) -> Tensor:
@@ -187,7 +204,7 @@ class ConvAutoEncoder(nn.Module):
 
     def corrupt(self, x: Any, generator: torch.Generator | None = None) -> Tensor:
         """The configured corruption of ``x`` (identity when ``noise`` is None), as flat rows."""
-        return LF.corrupt(self._images(x), self.noise, self.noise_level, generator=generator).flatten(1)
+        return LF.corrupt(self._checked(x), self.noise, self.noise_level, generator=generator).flatten(1)
 
     def encoder(self) -> nn.Sequential:
         """The encoder as ``Unflatten, (Conv2d, ReLU, MaxPool2d)*, Flatten`` sharing this model's

@@ -45,7 +45,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_finite, check_int, check_real, check_tensor
+from .._validation import (as_float_tensor, batch_data, check_choice, check_finite, check_int, check_memory,
+                           check_real, check_tensor, tensor_bytes)
 from ..functional import soft_threshold
 from ..training import all_reduce_mean
 
@@ -161,6 +162,8 @@ class ConvSparseCoding(nn.Module):
         self.tol = check_real("tol", tol, 0.0)
         self.step = None if step is None else check_real("step", step, 0.0, low_open=True)
         self.power_iter = check_int("power_iter", power_iter, 1)
+        check_memory(f"ConvSparseCoding({self.in_channels}, {self.n_filters}, kernel_size={self.kernel_size}) filters",
+                     tensor_bytes(self.n_filters * self.in_channels * self.kernel_size ** 2, dtype))
         fk = {"device": device, "dtype": dtype}
         # (K, C, s, s), as nn.Conv2d(C, K, s).weight: filter bank k maps to feature map k.
         self.weight = nn.Parameter(torch.empty(self.n_filters, self.in_channels,
@@ -196,21 +199,26 @@ class ConvSparseCoding(nn.Module):
     def reconstruct(self, z: Tensor) -> Tensor:
         """D(z)_c = sum_k z_k * f_{k,c} (valid convolution): (B, K, H+s-1, W+s-1) -> (B, C, H, W).
 
-        Differentiable in ``z`` and in ``weight``.
+        Differentiable in ``z`` and in ``weight``. ``z`` is checked (shape, finite).
         """
-        z = self._maps(z)
+        return self._reconstruct(self._maps(z))
+
+    def _reconstruct(self, z: Tensor) -> Tensor:
         return F.conv2d(z, self._decoder_weight())
 
     def adjoint(self, r: Tensor) -> Tensor:
         """D^T(r)_k = sum_c r_c (x) f_{k,c} (correlation of the zero-padded r): (B, C, H, W) ->
-        (B, K, H+s-1, W+s-1), so that ``<D(z), r> = <z, D^T(r)>``."""
+        (B, K, H+s-1, W+s-1), so that ``<D(z), r> = <z, D^T(r)>``. ``r`` is checked like images."""
+        return self._adjoint(self._input(r, "r"))
+
+    def _adjoint(self, r: Tensor) -> Tensor:
         return F.conv2d(r, self.weight, padding=self.kernel_size - 1)
 
     def objective(self, y: Tensor, z: Tensor) -> Tensor:
         """E(y, z) = (lam / 2) sum_c ||D(z)_c - y_c||^2 + sum_k |z_k|_1, per image: shape (B,)."""
         y = self._input(y)
         z = self._maps(z, y)
-        return self._objective(y, z, self.reconstruct(z))
+        return self._objective(y, z, self._reconstruct(z))
 
     def _objective(self, y: Tensor, z: Tensor, dz: Tensor) -> Tensor:
         """E from a precomputed D(z) (the inference loop has it already)."""
@@ -230,8 +238,8 @@ class ConvSparseCoding(nn.Module):
         y = self._input(y)
         z = self._maps(z, y)
         with torch.no_grad():
-            r = self.reconstruct(z) - y                                          # (B, C, H, W)
-            g_z = self.lam * self.adjoint(r)
+            r = self._reconstruct(z) - y                                         # (B, C, H, W)
+            g_z = self.lam * self._adjoint(r)
             # (K, B, H', W') correlated with (C, B, H, W) -> (K, C, s, s)
             g_w = self.lam * F.conv2d(z.transpose(0, 1), r.transpose(0, 1)).flip(-1, -2)
         return g_z, g_w
@@ -275,7 +283,7 @@ class ConvSparseCoding(nn.Module):
         rho = 0.0
         for _ in range(n_iter):
             v = v / v.norm().clamp_min(torch.finfo(wt.dtype).tiny)
-            u = self.adjoint(F.conv2d(v, wd))                    # D^T D v
+            u = self._adjoint(F.conv2d(v, wd))                   # D^T D v
             new = float((u * v).sum())
             v = u
             done = abs(new - rho) <= tol * abs(new)
@@ -335,10 +343,22 @@ class ConvSparseCoding(nn.Module):
         tol = self.tol if tol is None else check_real("tol", tol, 0.0)
         y = self._input(y)
         b, _, h, w = y.shape
+        # z, z_prev, v, the gradient, z_new (+ D(z)s, image-sized): about 6 sets of maps
+        check_memory(f"sparse codes of {b} image(s) of {h}x{w} with {self.n_filters} filters",
+                     tensor_bytes(6 * b * self.n_filters * math.prod(self._map_size(h, w)), y.dtype))
+        if z0 is not None:
+            z0 = self._maps(z0, y)
+        return self._infer(y, method, n_iter, tol, z0, return_trace)
+
+    @torch.no_grad()
+    def _infer(self, y: Tensor, method: str, n_iter: int, tol: float, z0: Tensor | None = None,
+               return_trace: bool = False):
+        """:meth:`infer` on checked images (B, C, H, W) on the model's device and dtype."""
+        b, _, h, w = y.shape
         if z0 is None:
             z = torch.zeros(b, self.n_filters, *self._map_size(h, w), device=y.device, dtype=y.dtype)
         else:
-            z = self._maps(z0, y).clone()
+            z = z0.clone()
         step = self._step_size(h, w)
         lam, wd = self.lam, self._decoder_weight()
         dz = F.conv2d(z, wd)                                     # D(z), (B, C, H, W)
@@ -354,7 +374,7 @@ class ConvSparseCoding(nn.Module):
                 dv = torch.lerp(dz, dz_prev, -beta)               # D(v), by linearity
             else:
                 v, dv = z, dz
-            grad = self.adjoint(dv - y)                           # D^T(D(v) - y), without lam
+            grad = self._adjoint(dv - y)                          # D^T(D(v) - y), without lam
             z_new = soft_threshold(torch.add(v, grad, alpha=-step * lam), step)
             dz_new = F.conv2d(z_new, wd)
             stop = False
@@ -400,12 +420,14 @@ class ConvSparseCoding(nn.Module):
 
     # ---- data ---------------------------------------------------------------------------------
 
-    def _input(self, y: Any) -> Tensor:
-        """The images of a batch as (B, C, H, W) on the weight's device and dtype, shape-checked."""
-        if isinstance(y, (tuple, list)):
-            y = y[0]
-        y = torch.as_tensor(y)
-        self._check_shape(y)
+    def _input(self, y: Any, name: str = "y", check: bool = True) -> Tensor:
+        """The images of a batch as (B, C, H, W) on the weight's device and dtype, shape-checked;
+        with ``check`` also numeric and finite (``fit`` has checked its batches: ``check=False``)."""
+        y = batch_data(y)
+        y = as_float_tensor(name, y) if check else torch.as_tensor(y)
+        self._check_shape(y, name)
+        if check:
+            check_finite(name, y)
         if y.dim() == 3:
             y = y.unsqueeze(1)
         wt = self.weight
@@ -436,8 +458,7 @@ class ConvSparseCoding(nn.Module):
 
     def _maps(self, z: Any, y: Tensor | None = None) -> Tensor:
         """Check feature maps: (B, K, H+s-1, W+s-1), matching ``y`` when given."""
-        if not isinstance(z, Tensor):
-            z = torch.as_tensor(z)
+        z = as_float_tensor("z", z)
         if z.dim() != 4 or z.shape[1] != self.n_filters:
             raise ValueError(f"'z' must be feature maps of shape (B, {self.n_filters}, H + "
                              f"{self.kernel_size - 1}, W + {self.kernel_size - 1}); got {tuple(z.shape)}.")
@@ -446,6 +467,7 @@ class ConvSparseCoding(nn.Module):
             if tuple(z.shape) != want:
                 raise ValueError(f"'z' must have shape {want} for images of shape {tuple(y.shape)}; "
                                  f"got {tuple(z.shape)}.")
+        check_finite("z", z)
         wt = self.weight
         if z.dtype != wt.dtype or z.device != wt.device:
             z = z.to(device=wt.device, dtype=wt.dtype)
@@ -466,9 +488,9 @@ class ConvSparseCoding(nn.Module):
     def training_loss(self, batch: Any) -> Tensor:
         """Mean objective E(y, z*) over the batch, z* inferred with the filters fixed (no
         gradient through the inference); differentiable in ``weight``."""
-        y = self._input(batch)
-        z = self.infer(y)
-        return self._objective(y, z, self.reconstruct(z)).mean()
+        y = self._input(batch, check=False)
+        z = self._infer(y, self.method, self.n_iter, self.tol)
+        return self._objective(y, z, self._reconstruct(z)).mean()
 
     def training_step(self, batch: Any, optimizer: torch.optim.Optimizer) -> Tensor:
         """One step of the alternating minimisation of Zeiler et al. (2010).
@@ -481,10 +503,10 @@ class ConvSparseCoding(nn.Module):
 
         Returns the mean objective E(y, z) before the filter step.
         """
-        y = self._input(batch)
-        z = self.infer(y)
+        y = self._input(batch, check=False)
+        z = self._infer(y, self.method, self.n_iter, self.tol)
         with torch.no_grad():
-            dz = self.reconstruct(z)
+            dz = self._reconstruct(z)
             loss = self._objective(y, z, dz).mean()
             r = dz - y
             g_w = (self.lam / y.shape[0]) * F.conv2d(z.transpose(0, 1), r.transpose(0, 1)).flip(-1, -2)
@@ -498,9 +520,9 @@ class ConvSparseCoding(nn.Module):
     @torch.no_grad()
     def metrics(self, batch: Any) -> dict[str, float]:
         """Once an epoch: mean objective, reconstruction MSE per pixel, fraction of nonzero z."""
-        y = self._input(batch)
-        z = self.infer(y)
-        dz = self.reconstruct(z)
+        y = self._input(batch, check=False)
+        z = self._infer(y, self.method, self.n_iter, self.tol)
+        dz = self._reconstruct(z)
         return {"objective": float(self._objective(y, z, dz).mean()),
                 "reconstruction_mse": float((dz - y).pow(2).mean()),
                 "sparsity": float((z != 0).to(torch.float32).mean())}

@@ -41,7 +41,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_real, check_sizes, check_tensor, check_unit_interval
+from .._validation import (as_float_tensor, check_choice, check_int, check_memory, check_real, check_sizes, check_tensor,
+                           check_finite, check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import bernoulli_entropy, binary_states, sample_bernoulli
 from ..partition import (FLOOR_CHECKS, AISResult, ais_betas, anneal, check_ais_result, check_betas,
                          in_float64, is_discrete, log_z_floor)
@@ -122,6 +123,8 @@ class DBM(nn.Module):
         self.mf_tol = check_real("mf_tol", mf_tol, 0.0)
         self.damping = check_real("damping", damping, 0.0, 1.0, high_open=True)
         self.k = check_int("k", k, 1)
+        check_memory(f"DBM({self.sizes}, n_chains={self.n_chains}) parameters and chains",
+                     tensor_bytes(dense_stack_elements(self.sizes) + self.n_chains * sum(self.sizes), dtype))
         fk = {"device": device, "dtype": dtype}
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.empty(n_out, n_in, **fk)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])])
@@ -162,15 +165,21 @@ class DBM(nn.Module):
         w = self._like()
         return t.to(w.device, w.dtype)
 
-    def _check_states(self, states: Sequence[Tensor]) -> list[Tensor]:
+    def _check_states(self, states: Sequence[Tensor], values: bool = True) -> list[Tensor]:
+        """Shapes of one state per layer; with ``values`` also finite and in [0, 1] (binary states or
+        their means), as :meth:`validate_data` checks the data."""
         states = list(states)
         if len(states) != len(self.sizes):
             raise ValueError(f"'states' must list {len(self.sizes)} tensors (one per layer, visible first); "
                              f"got {len(states)}.")
+        if values:
+            states = [as_float_tensor(f"states[{l}]", x) for l, x in enumerate(states)]
         for l, (x, n) in enumerate(zip(states, self.sizes)):
             if x.dim() != 2 or x.shape[1] != n or x.shape[0] != states[0].shape[0]:
                 raise ValueError(f"'states[{l}]' must have shape (B, {n}) with the same B for every layer; "
                                  f"got {tuple(x.shape)}.")
+            if values:
+                check_unit_interval(f"states[{l}]", check_finite(f"states[{l}]", x), "a DBM's binary units")
         return states
 
     # ---- the maths: one method per formula ---------------------------------------------------
@@ -185,16 +194,19 @@ class DBM(nn.Module):
         return a
 
     def conditional(self, states: Sequence[Tensor], l: int) -> Tensor:
-        """p(x_l = 1 | x_{l-1}, x_{l+1}) = sigmoid(W_l x_{l-1} + W_{l+1}^T x_{l+1} + b_l), shape (B, n_l)."""
+        """p(x_l = 1 | x_{l-1}, x_{l+1}) = sigmoid(W_l x_{l-1} + W_{l+1}^T x_{l+1} + b_l), shape (B, n_l).
+        ``states`` are checked (shapes, finite, in [0, 1])."""
         check_int("l", l, 0, self.n_layers)
-        return torch.sigmoid(self.layer_input(states, l))
+        return torch.sigmoid(self.layer_input(self._check_states(states), l))
 
     def energy(self, states: Sequence[Tensor]) -> Tensor:
         """E(x_0, .., x_L) = -sum_l b_l^T x_l - sum_l x_l^T W_l x_{l-1}, shape (B,).
 
         Multilinear in the layers, so for a factorised q with means ``mu`` it is also
         ``E_q[E] = E(mu)``."""
-        states = self._check_states(states)
+        return self._energy(self._check_states(states))
+
+    def _energy(self, states: list[Tensor]) -> Tensor:
         e = -sum(x @ b for x, b in zip(states, self.biases))
         for l in range(1, len(self.sizes)):
             e = e - (states[l] * F.linear(states[l - 1], self.weights[l - 1])).sum(1)
@@ -207,8 +219,12 @@ class DBM(nn.Module):
 
         Returns a new list of states (the input is not changed). ``clamp_visible`` keeps x_0.
         """
-        x = [s.clone() for s in self._check_states(states)]
-        for _ in range(check_int("steps", steps, 0)):
+        return self._gibbs(self._check_states(states), check_int("steps", steps, 0), clamp_visible, generator)
+
+    def _gibbs(self, states: list[Tensor], steps: int, clamp_visible: bool = False,
+               generator: torch.Generator | None = None) -> list[Tensor]:
+        x = [s.clone() for s in states]
+        for _ in range(steps):
             for parity in (1, 0):
                 for l in range(parity, len(self.sizes), 2):
                     if l == 0 and clamp_visible:
@@ -231,10 +247,12 @@ class DBM(nn.Module):
         ``steps=0`` the random visible states.
         """
         steps = check_int("steps", steps, 0)
+        n = check_int("n", n, 1)
+        check_memory(f"{n} chains of DBM({self.sizes})", tensor_bytes(3 * n * sum(self.sizes), self._like().dtype))
         x = self.random_states(n, generator)
         if steps == 0:
             return x[0]
-        x = self.gibbs(x, steps, generator=generator)
+        x = self._gibbs(x, steps, generator=generator)
         return self.conditional(x, 0)
 
     # ---- mean-field inference ----------------------------------------------------------------
@@ -245,7 +263,10 @@ class DBM(nn.Module):
 
         ``mu_l = sigmoid(2 W_l mu_{l-1} + b_l)`` for ``l < L`` and ``mu_L = sigmoid(W_L mu_{L-1} + b_L)``:
         the weights doubled where the missing top-down input would come from (Salakhutdinov &
-        Hinton 2009, section 3.1)."""
+        Hinton 2009, section 3.1). ``v`` is checked (:meth:`validate_data`)."""
+        return self._recognition(self._visible(v))
+
+    def _recognition(self, v: Tensor) -> list[Tensor]:
         mu = [v]
         for l in range(1, len(self.sizes)):
             scale = 2.0 if l < self.n_layers else 1.0
@@ -279,7 +300,7 @@ class DBM(nn.Module):
 
     def _mean_field(self, v: Tensor, steps: int, tol: float, damping: float) -> tuple[list[Tensor], int]:
         """:meth:`mean_field` on a checked batch: (posteriors, sweeps run)."""
-        mu = self.recognition(v)
+        mu = self._recognition(v)
         done = 0
         for _ in range(steps):
             change = []
@@ -309,9 +330,8 @@ class DBM(nn.Module):
         ``E_q[E] = E(v, mu)`` because E is linear in each layer and q factorises;
         ``H(q) = -sum_{l>=1} sum_j [mu log mu + (1 - mu) log(1 - mu)]``. ``log p(v) >= -this - log Z``.
         """
-        if mu is None:
-            mu = self.mean_field(v)
-        return self.energy(mu) - sum(bernoulli_entropy(m).sum(1) for m in mu[1:])
+        mu = self.mean_field(v) if mu is None else self._check_states(mu)
+        return self._energy(mu) - sum(bernoulli_entropy(m).sum(1) for m in mu[1:])
 
     @torch.no_grad()
     def lower_bound(self, v: Any, log_z: Any = None, **options: Any) -> Tensor:
@@ -354,7 +374,7 @@ class DBM(nn.Module):
     @torch.no_grad()
     def advance_chains(self) -> list[Tensor]:
         """k Gibbs sweeps of the persistent chains, written back to the buffers; returns their new states."""
-        x = self.gibbs(self.chains, self.k)
+        x = self._gibbs(self.chains, self.k)
         for buf, s in zip(self.chains, x):
             buf.copy_(s)
         return x
@@ -367,7 +387,9 @@ class DBM(nn.Module):
 
         averages over the rows of ``data_states`` (mean-field means, v clamped) and of
         ``model_states`` (chain samples). The direction of *ascent*."""
-        d, m = self._check_states(data_states), self._check_states(model_states)
+        return self._gradients(self._check_states(data_states), self._check_states(model_states))
+
+    def _gradients(self, d: list[Tensor], m: list[Tensor]) -> list[Tensor]:
         nd, nm = d[0].shape[0], m[0].shape[0]
         gw = [d[l].T @ d[l - 1] / nd - m[l].T @ m[l - 1] / nm for l in range(1, len(self.sizes))]
         gb = [d[l].mean(0) - m[l].mean(0) for l in range(len(self.sizes))]
@@ -390,8 +412,8 @@ class DBM(nn.Module):
             v = self._visible(batch)
             mu, _ = self._mean_field(v, self.mf_steps, self.mf_tol, self.damping)
             x = self.advance_chains()
-            grads = self.gradients(mu, x)
-            loss = self.energy(mu).mean() - self.energy(x).mean()
+            grads = self._gradients(mu, x)
+            loss = self._energy(mu).mean() - self._energy(x).mean()
             all_reduce_mean(grads)
         for p, g in zip([*self.weights, *self.biases], grads):
             p.grad = g.neg_()

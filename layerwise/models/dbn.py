@@ -29,7 +29,8 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_real, check_sizes
+from .._validation import (check_choice, check_int, check_memory, check_real, check_sizes, dense_stack_elements,
+                           tensor_bytes)
 from ..functional import binary_states
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, ais_log_partition
 from ..pretraining import pretrain
@@ -136,6 +137,9 @@ class DBN(nn.Module):
         self.sizes = check_sizes("sizes", sizes, 2, (784, 500, 2000))
         self.propagate = check_choice("propagate", propagate, ("mean", "sample"))
         self.sigma = check_real("sigma", sigma, 0.0, low_open=True)
+        chains = n_chains * sum(self.sizes[:-1]) if persistent and isinstance(n_chains, int) else 0
+        check_memory(f"DBN({self.sizes}) parameters",
+                     tensor_bytes(dense_stack_elements(self.sizes) + sum(self.sizes[1:-1]) + chains, dtype))
         common = dict(hidden=hidden, k=k, persistent=persistent, n_chains=n_chains,
                       sparsity_target=sparsity_target, sparsity_weight=sparsity_weight,
                       device=device, dtype=dtype)
@@ -164,7 +168,7 @@ class DBN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Top-layer means by the deterministic up-pass, differentiable (no input checks)."""
         for rbm in self.rbms:
-            x = rbm.hidden_probs(x)
+            x = rbm._hidden_probs(x)
         return x
 
     @torch.no_grad()
@@ -174,7 +178,7 @@ class DBN(nn.Module):
         h = self._data(x)
         out = []
         for rbm in self.rbms:
-            h = rbm.hidden_probs(h)
+            h = rbm._hidden_probs(h)
             out.append(h)
         return out
 
@@ -251,11 +255,12 @@ class DBN(nn.Module):
         """The directed down pass from a state of layer L-1 (the top RBM's visible layer):
         ``h^{k-1} ~ p(h^{k-1} | h^k)`` (RBM k's visible conditional) for the intermediate layers,
         and the mean ``E[v | h^1]`` at the bottom. Returns (B, sizes[0])."""
+        h = self.rbms[-1]._visible_rows(h, "h")
         if self.n_layers == 1:
             return h
         for rbm in list(self.rbms)[-2:0:-1]:  # rbms[L-2], ..., rbms[1]
-            h = rbm.sample_visible(h)
-        return self.rbms[0].visible_mean(h)
+            h = rbm._sample_visible(h)
+        return self.rbms[0]._visible_mean(h)
 
     @torch.no_grad()
     def generate(self, n: int, gibbs_steps: int = 1000, every: int | None = None,
@@ -291,10 +296,13 @@ class DBN(nn.Module):
         if init is not None:
             start = self._data(init)
             for rbm in self.rbms[:-1]:
-                start = rbm.hidden_probs(start)
+                start = rbm._hidden_probs(start)
             start = top.visible.sample_from_mean(start) if self.n_layers > 1 else start
         else:
             n = check_int("n", n, 1)
+        n_chains, n_snaps = (n if start is None else start.shape[0]), (gibbs_steps // every if every else 1)
+        check_memory(f"{n_chains} samples of DBN({self.sizes})",
+                     tensor_bytes(n_chains * (2 * sum(self.sizes) + n_snaps * self.sizes[0]), top.weight.dtype))
         chain = top.sample(n, gibbs_steps, init=start, every=every)  # visible means of the top RBM
         if self.n_layers == 1:
             return chain
@@ -405,7 +413,7 @@ class DBN(nn.Module):
         if v is not None and "data" not in opts and "base_visible_bias" not in opts:
             codes = self._data(v)
             for rbm in self.rbms[:-1]:
-                codes = rbm.hidden_probs(codes)
+                codes = rbm._hidden_probs(codes)
             opts["data"] = codes
         if generator is not None:
             opts.setdefault("generator", generator)
@@ -416,7 +424,7 @@ class DBN(nn.Module):
         """Lower bound on log p(x) for the DBN formed by ``rbms[k:]``, x a state of layer k, (N,)."""
         rbm = self.rbms[k]
         if k == self.n_layers - 1:
-            return -rbm.free_energy(x) - log_z  # the top RBM's marginal, exactly
+            return -rbm._free_energy(x) - log_z  # the top RBM's marginal, exactly
         a = rbm.hidden_input(x)  # (N, nh)
         units = rbm.hidden
         entropy = units.entropy(a).sum(1)  # H(Q(h|x)), (N,)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .. import partition
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_int, check_memory, check_real, check_rows, check_tensor, tensor_bytes
 from ..optim import outer_product_step
 from ..training import all_reduce_mean
 from ..units import Units, get_units, hidden_names, visible_names
@@ -118,6 +118,9 @@ class RBM(nn.Module):
         self.sparsity_target = check_real("sparsity_target", sparsity_target, 0.0, 1.0, low_open=True, high_open=True)
         self.sparsity_weight = check_real("sparsity_weight", sparsity_weight, 0.0)
         self.sample_reconstruction = bool(sample_reconstruction)
+        n_params = self.n_hidden * self.n_visible + 2 * self.n_visible + self.n_hidden
+        check_memory(f"RBM({self.n_visible}, {self.n_hidden}) parameters",
+                     tensor_bytes(n_params + self.persistent * self.n_chains * self.n_visible, dtype))
         fk = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(self.n_hidden, self.n_visible, **fk))
         self.visible_bias = nn.Parameter(torch.empty(self.n_visible, **fk))
@@ -188,22 +191,37 @@ class RBM(nn.Module):
         return self.visible.visible_term(v, self.visible_bias, self.log_sigma)
 
     def energy(self, v: Tensor, h: Tensor) -> Tensor:
-        """E(v, h) = V(v) - h^T W s(v) - c^T h, shape (B,)."""
+        """E(v, h) = V(v) - h^T W s(v) - c^T h, shape (B,). ``v`` and ``h`` are checked."""
+        v, h = self._visible_rows(v), self._hidden_rows(h)
+        if h.shape[0] != v.shape[0]:
+            raise ValueError(f"'h' has {h.shape[0]} rows, but 'v' has {v.shape[0]}; give one hidden state per row.")
         return self.visible_term(v) - (h * self.hidden_input(v)).sum(1)
 
     def free_energy(self, v: Tensor) -> Tensor:
-        """F(v) = -log sum_h exp(-E(v, h)) = V(v) - sum_j log sum_{h_j} exp(h_j a_j(v)), shape (B,)."""
+        """F(v) = -log sum_h exp(-E(v, h)) = V(v) - sum_j log sum_{h_j} exp(h_j a_j(v)), shape (B,).
+
+        ``v`` is checked (:meth:`validate_data`'s rules); the unchecked formula is ``_free_energy``."""
+        return self._free_energy(self._visible_rows(v))
+
+    def _free_energy(self, v: Tensor) -> Tensor:
         return self.visible_term(v) - self.hidden.log_partition(self.hidden_input(v)).sum(1)
 
     def _free_energy_from_input(self, v: Tensor, a: Tensor) -> Tensor:
         return self.visible_term(v) - self.hidden.log_partition(a).sum(1)
 
     def hidden_probs(self, v: Tensor) -> Tensor:
-        """E[h | v]: p(h_j = 1 | v) = sigmoid(a_j) for Bernoulli units (tanh(a_j) for spin units)."""
+        """E[h | v]: p(h_j = 1 | v) = sigmoid(a_j) for Bernoulli units (tanh(a_j) for spin units).
+        ``v`` is checked."""
+        return self._hidden_probs(self._visible_rows(v))
+
+    def _hidden_probs(self, v: Tensor) -> Tensor:
         return self.hidden.mean(self.hidden_input(v))
 
     def sample_hidden(self, v: Tensor) -> Tensor:
-        """h ~ p(h | v), the hidden units independent given v."""
+        """h ~ p(h | v), the hidden units independent given v. ``v`` is checked."""
+        return self._sample_hidden(self._visible_rows(v))
+
+    def _sample_hidden(self, v: Tensor) -> Tensor:
         return self.hidden.sample(self.hidden_input(v))
 
     def visible_input(self, h: Tensor) -> Tensor:
@@ -211,33 +229,43 @@ class RBM(nn.Module):
         return self.visible.visible_input(h, self.weight, self.visible_bias, self.log_sigma)
 
     def visible_mean(self, h: Tensor) -> Tensor:
-        """E[v | h]: sigmoid(b + W^T h) (Bernoulli), tanh (spin), b + sigma W^T h (Gaussian)."""
+        """E[v | h]: sigmoid(b + W^T h) (Bernoulli), tanh (spin), b + sigma W^T h (Gaussian).
+        ``h`` is checked (width ``n_hidden``, finite, in the hidden units' range)."""
+        return self._visible_mean(self._hidden_rows(h))
+
+    def _visible_mean(self, h: Tensor) -> Tensor:
         return self.visible.mean(self.visible_input(h))
 
     def sample_visible(self, h: Tensor) -> Tensor:
-        """v ~ p(v | h): Bernoulli / spin samples, or N(b + sigma W^T h, sigma^2) for Gaussian units."""
+        """v ~ p(v | h): Bernoulli / spin samples, or N(b + sigma W^T h, sigma^2) for Gaussian units.
+        ``h`` is checked."""
+        return self._sample_visible(self._hidden_rows(h))
+
+    def _sample_visible(self, h: Tensor) -> Tensor:
         return self.visible.sample(self.visible_input(h), log_sigma=self.log_sigma)
 
     def gibbs(self, v: Tensor, steps: int = 1) -> Tensor:
         """``steps`` sweeps of block Gibbs sampling v -> h -> v, returning the last visible sample."""
-        for _ in range(check_int("steps", steps, 0)):
-            v = self.sample_visible(self.sample_hidden(v))
+        steps = check_int("steps", steps, 0)
+        v = self._visible_rows(v)
+        for _ in range(steps):
+            v = self._sample_visible(self._sample_hidden(v))
         return v
 
     @torch.no_grad()
     def reconstruct(self, v: Tensor) -> Tensor:
         """Mean-field reconstruction E[v | h = E[h | v]]."""
-        return self.visible_mean(self.hidden_probs(self._input(v)))
+        return self._visible_mean(self._hidden_probs(self._visible_rows(v)))
 
     @torch.no_grad()
     def transform(self, v: Tensor) -> Tensor:
         """Features E[h | v] (the codes greedy pre-training passes up)."""
-        return self.hidden_probs(self._input(v))
+        return self._hidden_probs(self._visible_rows(v))
 
     @torch.no_grad()
     def sample_code(self, v: Tensor) -> Tensor:
         """A sample h ~ p(h | v), for stacking on samples instead of means."""
-        return self.sample_hidden(self._input(v))
+        return self._sample_hidden(self._visible_rows(v))
 
     def encoder(self) -> nn.Sequential:
         """The recognition map v -> E[h | v] as ``nn.Sequential`` sharing this RBM's parameters."""
@@ -247,10 +275,30 @@ class RBM(nn.Module):
         return nn.Sequential(*self.visible.encoder_input(self.log_sigma), lin, self.hidden.activation_module())
 
     def _input(self, v: Any) -> Tensor:
+        """A batch already validated (by ``fit``): its X on the model's device and dtype, as rows."""
         if isinstance(v, (tuple, list)):
             v = v[0]
         v = torch.as_tensor(v)
         return v.to(self.weight.device, self.weight.dtype).reshape(v.shape[0], -1)
+
+    def _visible_rows(self, v: Any, name: str = "v") -> Tensor:
+        """The input of a public method: rows (or images, flattened) of ``n_visible`` finite values in
+        the visible units' range, on the model's device and dtype."""
+        t = check_rows(name, v, self.n_visible, flatten=True)
+        self.visible.check_data(t, name)
+        return t.to(self.weight.device, self.weight.dtype)
+
+    def _hidden_rows(self, h: Any, name: str = "h") -> Tensor:
+        """Hidden states or probabilities given to a public method, checked like :meth:`_visible_rows`."""
+        t = check_rows(name, h, self.n_hidden)
+        self.hidden.check_data(t, name, layer="hidden")
+        return t.to(self.weight.device, self.weight.dtype)
+
+    def _check_sample_memory(self, n: int, snapshots: int) -> None:
+        """Refuse ``n`` chains (plus ``snapshots`` saved copies) that cannot fit in memory."""
+        per_chain = 4 * self.n_visible + 2 * self.n_hidden + snapshots * self.n_visible  # v, h, means, clamps
+        check_memory(f"{n} chains of {type(self).__name__}({self.n_visible}, {self.n_hidden})",
+                     tensor_bytes(n * per_chain, self.weight.dtype))
 
     # ---- sampling and inference ----------------------------------------------------------------
 
@@ -279,27 +327,32 @@ class RBM(nn.Module):
         sample (less noisy to look at), or (T, n, n_visible) with ``every``.
         """
         steps = check_int("steps", steps, 0)
+        every = check_int("every", every, 1) if every else None
+        n_snaps = steps // every if every else 0
         if init is None:  # start from the base-rate model p(v) ~ exp(-V(v))
-            v = self._random_visible(check_int("n", n, 1))
+            n = check_int("n", n, 1)
+            self._check_sample_memory(n, n_snaps)
+            v = self._random_visible(n)
         else:
-            v = self._input(init).clone()
+            v = self._visible_rows(init, "init").clone()
+            self._check_sample_memory(v.shape[0], n_snaps)
         keep = None
         if clamp is not None:
             keep = torch.as_tensor(clamp, dtype=torch.bool, device=v.device).expand_as(v)
             fixed = v.clone()
         snaps = []
         for t in range(steps):
-            h = self.sample_hidden(v)
-            v = self.sample_visible(h)
+            h = self._sample_hidden(v)
+            v = self._sample_visible(h)
             if keep is not None:
                 v = torch.where(keep, fixed, v)
             if every and (t + 1) % every == 0:
-                snaps.append(self.visible_mean(h) if keep is None else torch.where(keep, fixed, self.visible_mean(h)))
+                snaps.append(self._visible_mean(h) if keep is None else torch.where(keep, fixed, self._visible_mean(h)))
         if every:
             return torch.stack(snaps) if snaps else v.unsqueeze(0)
         if steps == 0:
             return v
-        out = self.visible_mean(h)
+        out = self._visible_mean(h)
         return out if keep is None else torch.where(keep, fixed, out)
 
     @torch.no_grad()
@@ -310,16 +363,16 @@ class RBM(nn.Module):
         ``known`` is a bool mask of shape (n_visible,) or like ``v``; returns a tensor like ``v``
         with the known units unchanged.
         """
-        v = self._input(v).clone()
+        v = self._visible_rows(v).clone()
         keep = torch.as_tensor(known, dtype=torch.bool, device=v.device).expand_as(v)
         fixed = v.clone()
         v = torch.where(keep, fixed, self.visible.mean(torch.zeros_like(v)))  # unknown units start at mean(0)
         total = torch.zeros_like(v)
         count = 0
         for t in range(check_int("steps", steps, 1)):
-            h = self.sample_hidden(v)
-            mean = self.visible_mean(h)
-            v = torch.where(keep, fixed, self.sample_visible(h))
+            h = self._sample_hidden(v)
+            mean = self._visible_mean(h)
+            v = torch.where(keep, fixed, self._sample_visible(h))
             if t >= burn_in:
                 total += mean
                 count += 1
@@ -368,7 +421,7 @@ class RBM(nn.Module):
                 vec = torch.zeros(self.n_visible)
                 vec[t] = 1.0
                 t = vec
-            p = self.hidden_probs(self._input(t.reshape(1, -1)))[0].cpu()
+            p = self.hidden_probs(t.reshape(1, -1))[0].cpu()
             order = p.argsort(descending=True)[: check_int("top_units", top_units, 1)]
             units = order.tolist()
             probs = [float(p[j]) for j in units]
@@ -399,7 +452,7 @@ class RBM(nn.Module):
         if self.persistent:
             v = self.chains
             for _ in range(self.k):
-                v = self.sample_visible(self.sample_hidden(v))
+                v = self._sample_visible(self._sample_hidden(v))
             self.chains.copy_(v)
             return v.clone()
         a = self.hidden_input(v0) if a0 is None else a0
@@ -410,9 +463,9 @@ class RBM(nn.Module):
             h = self.hidden.sample_from_mean(h0) if step == 0 and h0 is not None else self.hidden.sample(a)
             last = step == self.k - 1
             if last and not self.sample_reconstruction and self.visible.mean_reconstruction:
-                v = self.visible_mean(h)
+                v = self._visible_mean(h)
             else:
-                v = self.sample_visible(h)
+                v = self._sample_visible(h)
         return v
 
     def _sparsity_penalty(self, q: Tensor) -> Tensor:
@@ -423,9 +476,9 @@ class RBM(nn.Module):
         whose gradient with the chains held fixed is ``-(<v h>_data - <v h>_model)``."""
         v0 = self._input(batch)
         v_neg = self.negative_phase(v0)
-        loss = self.free_energy(v0).mean() - self.free_energy(v_neg).mean()
+        loss = self._free_energy(v0).mean() - self._free_energy(v_neg).mean()
         if self.sparsity_weight > 0:
-            loss = loss + self._sparsity_penalty(self.hidden_probs(v0).mean(0))
+            loss = loss + self._sparsity_penalty(self._hidden_probs(v0).mean(0))
         return loss
 
     @torch.no_grad()
@@ -494,8 +547,9 @@ class RBM(nn.Module):
         """Once an epoch: squared reconstruction error per sample, mean free energy, and (binary
         visible units) the one-random-bit pseudo-log-likelihood estimate (as scikit-learn's)."""
         v = self._input(batch)
-        out = {"reconstruction_error": float(((v - self.reconstruct(v)) ** 2).sum(1).mean()),
-               "free_energy": float(self.free_energy(v).mean())}
+        recon = self._visible_mean(self._hidden_probs(v))
+        out = {"reconstruction_error": float(((v - recon) ** 2).sum(1).mean()),
+               "free_energy": float(self._free_energy(v).mean())}
         if self.visible.states is not None:
             out["pseudo_log_likelihood"] = float(self.pseudo_log_likelihood(v, exact=False).mean())
         return out

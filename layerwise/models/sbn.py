@@ -53,7 +53,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_choice, check_int, check_sizes, check_tensor
+from .._validation import (as_float_tensor, check_choice, check_finite, check_int, check_memory, check_sizes,
+                           check_tensor, check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import binary_states, log_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean
@@ -124,6 +125,8 @@ class SigmoidBeliefNet(nn.Module):
     ) -> None:
         super().__init__()
         self.sizes = check_sizes("sizes", sizes, 2, (784, 200, 50))
+        check_memory(f"SigmoidBeliefNet({self.sizes}) parameters",
+                     tensor_bytes(dense_stack_elements(self.sizes, weight_copies=2) + sum(self.sizes[1:]), dtype))
         fk = {"device": device, "dtype": dtype}
         pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
         self.generative_weights = nn.ParameterList(nn.Parameter(torch.empty(lo, hi, **fk)) for lo, hi in pairs)
@@ -211,22 +214,28 @@ class SigmoidBeliefNet(nn.Module):
             )
         out = []
         for i, (h, n) in enumerate(zip(hs, want)):
-            h = torch.as_tensor(h)
+            h = as_float_tensor(f"{name}[{i}]", h)
             if h.dim() == 0 or h.shape[-1] != n:
                 raise ValueError(
                     f"'{name}[{i}]' must have {n} units in its last dimension (layer {first + i} of sizes "
                     f"{self.sizes}); got shape {tuple(h.shape)}."
                 )
-            out.append(h)
+            out.append(self._check_values(f"{name}[{i}]", h))
         return out
 
     def _check_visible(self, name: str, v: Any) -> Tensor:
-        v = torch.as_tensor(v)
+        v = as_float_tensor(name, v)
         if v.dim() == 0 or v.shape[-1] != self.sizes[0]:
             raise ValueError(
                 f"'{name}' must have {self.sizes[0]} units in its last dimension (sizes[0]); got shape {tuple(v.shape)}."
             )
-        return v
+        return self._check_values(name, v)
+
+    @staticmethod
+    def _check_values(name: str, h: Tensor) -> Tensor:
+        """Finite states (or probabilities) in [0, 1], as the data's check (binary units)."""
+        h = as_float_tensor(name, h)
+        return check_unit_interval(name, check_finite(name, h), "a sigmoid belief net's binary units")
 
     # ---- the maths: one method per formula ----------------------------------------------------
 
@@ -287,7 +296,8 @@ class SigmoidBeliefNet(nn.Module):
         return self._log_q(self._params(), hs, v)
 
     def log_prior(self, h_top: Tensor) -> Tensor:
-        """log p(h^L) = sum_j h^L_j a_j - softplus(a_j), shape (...,)."""
+        """log p(h^L) = sum_j h^L_j a_j - softplus(a_j), shape (...,). ``h_top`` is checked."""
+        h_top = self._check_layers("h_top", [h_top], len(self.sizes) - 1)[0]
         return log_bernoulli(h_top, self.top_bias)
 
     # ---- sampling and inference ---------------------------------------------------------------
@@ -343,7 +353,10 @@ class SigmoidBeliefNet(nn.Module):
         Returns the visible states (n, sizes[0]), or with ``return_all`` the list
         ``[v, h^1, ..., h^L]`` (a fantasy of the sleep phase).
         """
-        layers = self._down(self._params(), check_int("n", n, 1), generator)
+        n = check_int("n", n, 1)
+        check_memory(f"{n} samples of SigmoidBeliefNet({self.sizes})",
+                     tensor_bytes(2 * n * sum(self.sizes), self.generative_weights[0].dtype))
+        layers = self._down(self._params(), n, generator)
         return layers if return_all else layers[0]
 
     def forward(self, v: Tensor) -> Tensor:

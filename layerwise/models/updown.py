@@ -44,7 +44,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._validation import check_int, check_real, check_sizes, check_tensor
+from .._validation import (check_int, check_memory, check_real, check_sizes, check_tensor, dense_stack_elements,
+                           tensor_bytes)
 from ..functional import bernoulli_entropy, log_bernoulli, sample_bernoulli
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
 from ..training import all_reduce_mean
@@ -104,6 +105,8 @@ class UpDownDBN(nn.Module):
                 "instead; a one-RBM DBN is just an RBM: train it with CD."
             )
         self.k_top = check_int("k_top", k_top, 1)
+        check_memory(f"UpDownDBN({self.sizes}) parameters",
+                     tensor_bytes(dense_stack_elements(self.sizes[:-1], weight_copies=2) + sum(self.sizes[:-1]), dtype))
         fk = {"device": device, "dtype": dtype}
         pairs = list(zip(self.sizes[:-2], self.sizes[1:-1]))  # the directed layers below the top RBM
         self.recognition_weights = nn.ParameterList(nn.Parameter(torch.empty(hi, lo, **fk)) for lo, hi in pairs)
@@ -203,7 +206,7 @@ class UpDownDBN(nn.Module):
         for k in range(len(self.recognition_weights)):
             h = torch.sigmoid(self.recognition_logits(k, h))
             out.append(h)
-        out.append(self.top.hidden_probs(h))
+        out.append(self.top._hidden_probs(h))
         return out
 
     @torch.no_grad()
@@ -215,6 +218,7 @@ class UpDownDBN(nn.Module):
     def down(self, h: Tensor) -> Tensor:
         """Generative down pass from a state of layer L-1: intermediate layers sampled from
         ``p(h^{k-1} | h^k)``, the probabilities ``p(v = 1 | h^1)`` at the bottom (as ``DBN.down``)."""
+        h = self.top._visible_rows(h, "h")
         for k in range(len(self.generative_weights) - 1, 0, -1):
             h = sample_bernoulli(torch.sigmoid(self.generative_logits(k, h)))
         return torch.sigmoid(self.generative_logits(0, h))
@@ -236,6 +240,8 @@ class UpDownDBN(nn.Module):
         Returns visible probabilities, (n, sizes[0])."""
         n = check_int("n", n, 1)
         gibbs_steps = check_int("gibbs_steps", gibbs_steps, 0)
+        check_memory(f"{n} samples of UpDownDBN({self.sizes})",
+                     tensor_bytes(2 * n * sum(self.sizes), self.top.weight.dtype))
         chain = self.top.sample(n, gibbs_steps)
         return self.down(sample_bernoulli(chain))
 
@@ -284,11 +290,11 @@ class UpDownDBN(nn.Module):
         """Positive hidden probabilities, negative visible state (binary) and its hidden probabilities
         after ``k_top`` Gibbs sweeps started at ``x0``."""
         top = self.top
-        p0 = top.hidden_probs(x0)
+        p0 = top._hidden_probs(x0)
         h = sample_bernoulli(p0)
         for step in range(self.k_top):
-            x = sample_bernoulli(top.visible_mean(h))
-            p = top.hidden_probs(x)
+            x = sample_bernoulli(top._visible_mean(h))
+            p = top._hidden_probs(x)
             if step < self.k_top - 1:
                 h = sample_bernoulli(p)
         return p0, x, p
@@ -386,7 +392,7 @@ class UpDownDBN(nn.Module):
             h_up = (u < torch.sigmoid(a)).to(a.dtype)
             total += bernoulli_entropy(logits=a).sum(-1) + log_bernoulli(h, self.generative_logits(k, h_up))
             h = h_up
-        total -= self.top.free_energy(h.reshape(n * n_samples, -1)).reshape(n, n_samples)
+        total -= self.top._free_energy(h.reshape(n * n_samples, -1)).reshape(n, n_samples)
         return total.mean(1)
 
     # ---- bookkeeping --------------------------------------------------------------------------

@@ -217,7 +217,8 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=FLOATS, reset=False)
-        h = self.model_.transform(to_tensor(X, device_of(self.model_)))
+        with torch.no_grad():  # any real values, as BernoulliRBM.transform (X checked above)
+            h = self.model_._hidden_probs(to_tensor(X, device_of(self.model_)))
         return h.cpu().numpy().astype(X.dtype, copy=False)
 
     @available_if(lambda est: est.visible != "gaussian")
@@ -242,6 +243,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=FLOATS, reset=False)
+        self._check_data(X, "score_samples")
         x = to_tensor(X, device_of(self.model_))
         generator = torch.Generator(device=x.device).manual_seed(draw_seed(self.random_state))
         with torch.no_grad():
@@ -268,7 +270,8 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         V = validate_data(self, v, dtype=FLOATS, reset=False)
         device = device_of(self.model_)
         with seeded(int(self.random_state_.randint(MAX_SEED)), device), torch.no_grad():
-            out = self.model_.gibbs(to_tensor(V, device), 1)
+            x = to_tensor(V, device)  # any real values, as BernoulliRBM.gibbs (V checked above)
+            out = self.model_._sample_visible(self.model_._sample_hidden(x))
         return out.cpu().numpy().astype(V.dtype, copy=False)
 
     @property
