@@ -253,10 +253,11 @@ def test_nested_arguments_are_checked(tmp_path):
 
 
 def test_size_fields_are_bounded_before_allocation(tmp_path):
-    """n_hidden = 10**12 would need 24 TB; it is refused from the meta-device build, at once."""
+    """n_hidden = 10**12 would need 24 TB; it is refused at once, by the constructor's memory guard
+    (``_validation.check_memory``) before the meta-device build could compare shapes."""
     t0 = time.perf_counter()
     with pytest.raises(CheckpointError,
-                       match=r"'weight' has shape \(4, 6\) in the checkpoint, but \(1000000000000, 6\)"):
+                       match=r"refused by its constructor: RBM\(6, 1000000000000\) parameters would need 2\.61e\+04 GiB"):
         lw.load_model(_forge(tmp_path / "a", RBM, {"n_visible": 6, "n_hidden": 10**12}))
     assert time.perf_counter() - t0 < 5
 
