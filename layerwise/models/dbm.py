@@ -101,6 +101,9 @@ class DBM(nn.Module):
     DBM([784, 500, 1000])
     """
 
+    #: What layerwise.fit watches for its divergence warning: the loss is a noisy surrogate, not an objective.
+    monitored_metric = "reconstruction_error"
+
     def __init__(
         self,
         sizes: Sequence[int],
