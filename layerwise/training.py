@@ -508,7 +508,7 @@ def fit(
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     main = rank == 0
     lock = FolderLock(run_dir).acquire() if main and run_dir is not None else None
-    bar = None
+    bar, bases_set = None, False
     try:
         state = FitState(model=model, optimizer=opt, device=device, epochs=epochs,
                          checkpoint_dir=run_dir, rank=rank, world_size=world)
@@ -531,6 +531,7 @@ def fit(
                     g.setdefault("initial_lr", base)
                 else:  # the base learning rate is the group's lr at the call (put back on return)
                     g["initial_lr"] = base
+            bases_set = True
 
         # DDP syncs gradients through forward(); a model with its own training_step syncs itself.
         step_module: nn.Module = model
@@ -627,7 +628,7 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
-        if initial_epoch is not None and opt is not None:
+        if initial_epoch is not None and bases_set:
             for g in opt.param_groups:
                 g["lr"] = g["initial_lr"]
         if lock is not None:
