@@ -40,7 +40,6 @@ import csv
 import math
 import os
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -53,6 +52,7 @@ from torch.utils.data import DistributedSampler, TensorDataset
 
 from . import checkpoint as ckpt
 from ._validation import check_bool, check_choice, check_int, check_real, check_tensor, describe
+from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
 from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
 
@@ -62,8 +62,6 @@ __all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "NonF
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine", "exponential")
 MONITOR_SIZE = 1024
-#: The divergence warning needs the monitored metric to have grown by this fraction over the climb.
-CLIMB_MIN_RISE = 0.1
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -72,10 +70,6 @@ class NonFiniteLossError(FloatingPointError):
 
 class NonFiniteParametersError(NonFiniteLossError):
     """A parameter or buffer became NaN or infinite (checked after every epoch, before its checkpoint)."""
-
-
-class DivergenceWarning(RuntimeWarning):
-    """The monitored training metric has risen for ``climb_patience`` epochs in a row."""
 
 
 class History(list):
@@ -414,7 +408,7 @@ def fit(
         ``monitored_metric`` (``loss`` unless the model says otherwise) has risen this many
         epochs in a row (5 by default), by at least ``CLIMB_MIN_RISE`` (10 %) of its value
         in all, and at the end of a run of 3 or more epochs that ended that much above its
-        first epoch's value; None never warns.
+        first epoch's value (:mod:`layerwise.divergence`); None never warns.
 
     Returns
     -------
@@ -548,6 +542,7 @@ def fit(
         monitor_idx = torch.randperm(n, generator=gen)[:MONITOR_SIZE].sort().values.to(device)
         monitor = tuple(a[monitor_idx] for a in arrays)
         check_every = 1 if device.type == "cpu" else 25
+        monitored = getattr(model, "monitored_metric", "loss")  # see layerwise.divergence
         n_batches = math.ceil(math.ceil(n / world) / batch_size)
         bar = _progress_bar(n_batches * max(epochs - state.epoch, 0), progress and main,
                             desc or type(model).__name__)
@@ -618,7 +613,7 @@ def fit(
                         cb.on_epoch_end(state, record)
                     elif callable(cb):
                         cb(state, record)
-                _warn_if_climbing(state.history, getattr(model, "monitored_metric", "loss"), climb_patience, opt)
+                warn_if_climbing(state.history, monitored, climb_patience, _lr(opt))
             if main and run_dir is not None:
                 if callbacks:  # a callback may have changed the model: check again before writing
                     _check_finite_state(state, epoch, opt)
@@ -634,7 +629,7 @@ def fit(
         if lock is not None:
             lock.release()
     if main:
-        _warn_if_worse(state.history, getattr(model, "monitored_metric", "loss"), climb_patience, opt)
+        warn_if_worse(state.history, monitored, climb_patience, _lr(opt))
         for cb in callbacks:
             if hasattr(cb, "on_fit_end"):
                 cb.on_fit_end(state)
@@ -671,39 +666,6 @@ def _check_finite_state(state: FitState, epoch: int, opt) -> None:
     _non_finite(state, epoch, None, None, opt, f"{shown} became NaN or infinite after the updates of")
 
 
-def _warn_if_climbing(history: History, metric: str, patience: int | None, opt) -> None:
-    """Warn once per climb when ``history[metric]`` has risen ``patience`` epochs in a row."""
-    if patience is None or len(history) <= patience:
-        return
-    values = history[metric][-(patience + 1):]
-    if not all(math.isfinite(v) for v in values):  # a missing column reads as NaN: nothing to watch
-        return
-    rises = [b > a for a, b in zip(values, values[1:])]
-    earlier = history[metric][-(patience + 2)] if len(history) > patience + 1 else None
-    grew = values[-1] - values[0] >= CLIMB_MIN_RISE * abs(values[0])  # not jitter at a noise floor
-    if all(rises) and grew and not (earlier is not None and math.isfinite(earlier) and values[0] > earlier):
-        lr = opt.param_groups[0]["lr"] if opt is not None else None
-        warnings.warn(
-            f"The training {metric} has risen for {patience} epochs in a row, from {values[0]:.6g} at epoch "
-            f"{history[-patience - 1]['epoch']} to {values[-1]:.6g} at epoch {history[-1]['epoch']}: training may be "
-            f"diverging. Try a smaller learning rate (now {lr}); climb_patience=None turns this warning off.",
-            DivergenceWarning, stacklevel=3)
-
-
-def _warn_if_worse(history: History, metric: str, patience: int | None, opt) -> None:
-    """At the end of a run of at least 3 epochs: warn when ``history[metric]`` ended clearly above
-    its first epoch's value (a run that saturated rather than climbed steadily: an RBM at lr=100)."""
-    values = history[metric]
-    if patience is None or len(values) < 3 or not (math.isfinite(values[0]) and math.isfinite(values[-1])):
-        return
-    if values[-1] - values[0] >= CLIMB_MIN_RISE * abs(values[0]):
-        lr = opt.param_groups[0]["lr"] if opt is not None else None
-        warnings.warn(
-            f"The training {metric} ended at {values[-1]:.6g} after {len(values)} epochs, above the {values[0]:.6g} "
-            f"of epoch 1: training diverged or saturated. Try a smaller learning rate (now {lr}); "
-            "climb_patience=None turns this warning off.", DivergenceWarning, stacklevel=3)
-
-
 def _check_lr_fits_dtype(model: nn.Module, lrs: list) -> None:
     """A learning rate at or above the largest number of the parameters' dtype overflows in the update."""
     dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
@@ -711,6 +673,10 @@ def _check_lr_fits_dtype(model: nn.Module, lrs: list) -> None:
         top = min(torch.finfo(d).max for d in dtypes)
         for lr in lrs:
             check_real("lr", float(lr), 0.0, top, low_open=True, high_open=True)
+
+
+def _lr(opt) -> float | None:
+    return opt.param_groups[0]["lr"] if opt is not None else None
 
 
 def _non_finite(state: FitState, epoch: int, batch: int | None, loss, opt, what: str | None = None) -> None:
@@ -721,7 +687,7 @@ def _non_finite(state: FitState, epoch: int, batch: int | None, loss, opt, what:
         kept = " No checkpoint was written."
     else:
         kept = ""
-    lr = opt.param_groups[0]["lr"] if opt is not None else None
+    lr = _lr(opt)
     error = NonFiniteLossError if what is None else NonFiniteParametersError
     what = f"The training loss became {float(loss)} at" if what is None else what
     raise error(

@@ -15,8 +15,8 @@ from layerwise.models.dbm import DBM
 from layerwise.models.rbm import RBM
 from layerwise.models.sbn import SigmoidBeliefNet
 from layerwise.models.updown import UpDownDBN
-from layerwise.training import (CLIMB_MIN_RISE, DivergenceWarning, NonFiniteLossError, NonFiniteParametersError,
-                                default_optimizer, fit)
+from layerwise.divergence import CLIMB_MIN_RISE
+from layerwise.training import DivergenceWarning, NonFiniteLossError, NonFiniteParametersError, default_optimizer, fit
 
 from _models import Noisy, regression
 
