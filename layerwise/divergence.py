@@ -1,9 +1,11 @@
 """The divergence warnings of :func:`layerwise.fit`: a monitored metric that climbs, a run that ends worse.
 
 A model names the history column to watch in its ``monitored_metric`` attribute (``"loss"``
-when it has none). Models whose loss is a noisy surrogate rather than an objective (the RBM's
-CD/PCD surrogate, the DBM's, the wake-sleep losses of the SBN and the up-down DBN) watch
-``"reconstruction_error"``, measured once an epoch on a fixed subset of the training data.
+when it has none; None: nothing is watched). Models whose loss is a noisy surrogate rather than
+an objective (the RBM's CD/PCD surrogate, the wake-sleep losses of the SBN and the up-down DBN)
+watch ``"reconstruction_error"``, measured once an epoch on a fixed subset of the training
+data. The DBM watches nothing: its joint training raises the mean-field reconstruction error
+after the greedy pre-training even when it goes well, and its bound needs log Z.
 A rise counts only when it adds up to :data:`CLIMB_MIN_RISE` of the metric's value, so that
 jitter at a noise floor is not reported.
 """
@@ -28,14 +30,14 @@ def _advice(lr) -> str:
     return f"Try a smaller learning rate (now {lr}); climb_patience=None turns this warning off."
 
 
-def warn_if_climbing(history: Sequence[dict], metric: str, patience: int | None, lr=None) -> None:
+def warn_if_climbing(history: Sequence[dict], metric: str | None, patience: int | None, lr=None) -> None:
     """Warn once per climb when ``metric`` has risen in each of the last ``patience`` records.
 
     ``history`` is the list of per-epoch records (each with ``epoch``); a record without
     ``metric`` stops the watch. The warning comes when the climb reaches ``patience`` epochs
     (not again while it goes on), and only if the metric grew by ``CLIMB_MIN_RISE`` in all.
     """
-    if patience is None or len(history) <= patience:
+    if metric is None or patience is None or len(history) <= patience:
         return
     values = [row.get(metric, float("nan")) for row in history[-(patience + 2):]]
     window = values[-(patience + 1):]
@@ -51,10 +53,10 @@ def warn_if_climbing(history: Sequence[dict], metric: str, patience: int | None,
             f"be diverging. {_advice(lr)}", DivergenceWarning, stacklevel=3)
 
 
-def warn_if_worse(history: Sequence[dict], metric: str, patience: int | None, lr=None) -> None:
+def warn_if_worse(history: Sequence[dict], metric: str | None, patience: int | None, lr=None) -> None:
     """At the end of a run of 3 or more epochs: warn when ``metric`` ended ``CLIMB_MIN_RISE`` above its
     first epoch's value (a run that saturated rather than climbed steadily: an RBM at lr=100)."""
-    if patience is None or len(history) < 3:
+    if metric is None or patience is None or len(history) < 3:
         return
     first, last = history[0].get(metric, float("nan")), history[-1].get(metric, float("nan"))
     if math.isfinite(first) and math.isfinite(last) and last - first >= CLIMB_MIN_RISE * abs(first):

@@ -20,9 +20,8 @@ gradient step (ISTA, wake-sleep, the RBM's closed-form CD update), and optionall
     constructor arguments, so that checkpoints can rebuild the model (and resume can check
     that the model did not change);
 ``monitored_metric``
-    the history column watched for a divergence warning (``"loss"`` when absent; the RBM,
-    DBM, SBN and up-down DBN say ``"reconstruction_error"``, their loss being a noisy
-    surrogate rather than an objective).
+    the history column watched for a divergence warning (``"loss"`` when absent; None for
+    none; see :mod:`layerwise.divergence`).
 
 A model that trains otherwise (a DBN, greedily) says how in a ``trained_by`` string, which
 ``fit``'s error quotes.
@@ -491,7 +490,7 @@ def fit(
     if isinstance(optimizer, str):
         opt_settings: dict[str, Any] = {"optimizer": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay}
     else:  # an instance: its groups' settings at the call are what trains
-        opt_settings = {"optimizer": type(optimizer).__name__, "param_groups": [
+        opt_settings = {"optimizer": type(optimizer).__name__.lower(), "param_groups": [
             {k: v for k, v in g.items() if k not in ("params", "initial_lr")} for g in optimizer.param_groups]}
     fit_config = as_json({
         "model": model_spec, "data": list(arrays[0].shape), "epochs": epochs, "batch_size": batch_size,

@@ -118,12 +118,11 @@ def test_a_bad_last_update_of_an_epoch_keeps_the_previous_checkpoint(target, tmp
 class Scripted(nn.Module):
     """Its epoch-mean loss is ``losses[epoch]``; ``metrics`` gives ``recon`` from ``recons``."""
 
-    def __init__(self, losses, recons=None, monitored=None):
+    def __init__(self, losses, recons=None, monitored="loss"):
         super().__init__()
         self.w = nn.Parameter(torch.zeros(1))
         self.losses, self.recons, self.epoch = losses, recons, -1
-        if monitored:
-            self.monitored_metric = monitored
+        self.monitored_metric = monitored
 
     def training_step(self, batch, optimizer):
         return torch.tensor(self.losses[self.epoch])
@@ -170,8 +169,10 @@ def test_the_monitored_metric_is_the_models_choice():
     assert _run(Scripted(CLIMB, recons=falling, monitored="recon")) == []
     said = _run(Scripted(falling, recons=CLIMB, monitored="recon"))
     assert len(said) == 1 and said[0].startswith("The training recon has risen for 5 epochs")
-    for cls in (RBM, DBM, SigmoidBeliefNet, UpDownDBN):  # a loss that is no objective: watch the reconstruction
+    for cls in (RBM, SigmoidBeliefNet, UpDownDBN):  # a loss that is no objective: watch the reconstruction
         assert cls.monitored_metric == "reconstruction_error"
+    assert DBM.monitored_metric is None  # nothing: its sound joint training raises the reconstruction error
+    assert _run(Scripted(CLIMB, monitored=None)) == [] and _run(Scripted([3.0, 4.0, 5.0], monitored=None)) == []
     assert not hasattr(AutoEncoder, "monitored_metric")  # its loss is the objective
 
 
