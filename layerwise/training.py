@@ -452,6 +452,8 @@ def fit(
     if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
         raise TypeError(f"The 'checkpoint_dir' parameter must be a path (str or os.PathLike) or None. "
                         f"Got {describe(checkpoint_dir)} instead.")
+    if checkpoint_dir is not None and Path(checkpoint_dir).exists() and not Path(checkpoint_dir).is_dir():
+        raise ValueError(f"The 'checkpoint_dir' parameter must name a folder; '{checkpoint_dir}' is a file.")
     if resume and checkpoint_dir is None:
         raise ValueError(f"resume={resume!r} needs a checkpoint_dir to resume from.")
     if initial_epoch is not None:
@@ -488,7 +490,8 @@ def fit(
     base_lrs = [g["lr"] for g in opt.param_groups] if opt is not None else []
     _check_lr_fits_dtype(model, base_lrs)
     if isinstance(optimizer, str):
-        opt_settings: dict[str, Any] = {"optimizer": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay}
+        opt_settings: dict[str, Any] = {"optimizer": optimizer, "lr": lr, "weight_decay": weight_decay,
+                                        "momentum": momentum if optimizer in ("sgd", "rmsprop") else None}  # Adam's is unused
     else:  # an instance: its groups' settings at the call are what trains
         opt_settings = {"optimizer": type(optimizer).__name__.lower(), "param_groups": [
             {k: v for k, v in g.items() if k not in ("params", "initial_lr")} for g in optimizer.param_groups]}

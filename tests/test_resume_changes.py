@@ -198,3 +198,17 @@ def test_settings_changes_lists_nested_keys_and_skips_absent_ones():
 def test_resume_takes_false_true_or_force(resume, error, tmp_path):
     with pytest.raises(error, match=r"'resume' parameter must be one of \{False, True, 'force'\}"):
         fit(Noisy(), regression(10), checkpoint_dir=tmp_path, resume=resume, progress=False, device="cpu")
+
+
+def test_a_setting_the_optimiser_does_not_use_is_not_a_change(tmp_path):
+    """Adam has no momentum setting: a changed ``momentum`` neither alters the run nor is refused."""
+    x, y = regression(64)
+    init = _init()
+    kw = {**BASE, "optimizer": "adam"}
+    whole = _model(init)
+    fit(whole, (x, y), **kw)
+    fit(_model(init), (x, y), **{**kw, "epochs": 2}, checkpoint_dir=tmp_path)
+    resumed = _model(init)
+    fit(resumed, (x, y), **{**kw, "momentum": 0.1}, checkpoint_dir=tmp_path, resume=True)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name

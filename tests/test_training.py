@@ -302,6 +302,13 @@ def test_bad_settings_fail_before_work(kwargs, match, tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+def test_a_checkpoint_dir_naming_a_file_fails_before_work(tmp_path):
+    (tmp_path / "f").write_text("mine")
+    with pytest.raises(ValueError, match=r"'checkpoint_dir' parameter must name a folder; '.*f' is a file"):
+        fit(Noisy(), regression(10), checkpoint_dir=tmp_path / "f", progress=False, device="cpu")
+    assert (tmp_path / "f").read_text() == "mine"
+
+
 def test_bad_data_fails_before_work(tmp_path):
     x, y = regression(10)
     bad = x.clone()
