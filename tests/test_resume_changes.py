@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from layerwise import checkpoint as ckpt
+from layerwise.models.autoencoder import AutoEncoder
+from layerwise.models.dbm import DBM
 from layerwise.models.rbm import RBM
+from layerwise.models.sbn import SigmoidBeliefNet
 from layerwise.resume import InexactResumeWarning, ResumeMismatchError, settings_changes
 from layerwise.training import default_optimizer, fit
 
@@ -210,5 +213,46 @@ def test_a_setting_the_optimiser_does_not_use_is_not_a_change(tmp_path):
     fit(_model(init), (x, y), **{**kw, "epochs": 2}, checkpoint_dir=tmp_path)
     resumed = _model(init)
     fit(resumed, (x, y), **{**kw, "momentum": 0.1}, checkpoint_dir=tmp_path, resume=True)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _stop_after(epoch):
+    def cb(state, record):
+        if record["epoch"] == epoch:
+            raise _Interrupt  # after epoch 2's record, before its checkpoint: the checkpoint is epoch 1's
+    return cb
+
+
+@pytest.mark.parametrize("make", [
+    lambda: RBM(12, 5, persistent=True, n_chains=8),
+    lambda: DBM([12, 6, 4]),
+    lambda: SigmoidBeliefNet([12, 6, 3]),
+    lambda: AutoEncoder(12, [5], noise="masking", noise_level=0.3),
+], ids=["pcd-rbm", "dbm", "sbn", "denoising-ae"])
+def test_the_models_stochastic_state_resumes_exactly_through_the_checks(make, tmp_path):
+    """The stored model config is the one the call began with, so a fresh model of the same
+    arguments passes the comparison, and the resumed run is the uninterrupted one, bitwise."""
+    x = (torch.rand(40, 12, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    kw = dict(epochs=3, batch_size=10, lr=0.05, momentum=0.5, seed=4, device="cpu", progress=False)
+    torch.manual_seed(0)
+    init = make().state_dict()
+
+    def fresh():
+        m = make()
+        m.load_state_dict(init)
+        return m
+
+    whole = fresh()
+    fit(whole, x, **kw)
+    with pytest.raises(_Interrupt):
+        fit(fresh(), x, checkpoint_dir=tmp_path, callbacks=[_stop_after(2)], **kw)
+    torch.randn(10)  # disturb the global RNG: resume restores it
+    resumed = fresh()
+    fit(resumed, x, checkpoint_dir=tmp_path, resume=True, **kw)
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
