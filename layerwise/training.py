@@ -559,8 +559,8 @@ def fit(
                 torch.manual_seed(seed + epoch)
             factor = schedule_factor(lr_schedule, epoch, epochs)
             if not (math.isfinite(factor) and factor >= 0):
-                raise ValueError(f"The 'lr_schedule' gave the factor {factor!r} for epoch {epoch}; "
-                                 "expected a finite float >= 0.")
+                raise ValueError(f"The 'lr_schedule' gave the factor {factor!r} at epoch {epoch + 1} "
+                                 f"(lr_schedule({epoch})); expected a finite float >= 0.")
             if opt is not None:
                 for g in opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor

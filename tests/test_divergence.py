@@ -197,3 +197,13 @@ def test_an_rbm_at_lr_100_warns_where_lr_005_does_not():
     bad, loud = run(100.0)
     assert quiet == [] and good["reconstruction_error"][-1] < good["reconstruction_error"][0]
     assert len(loud) == 1 and "reconstruction_error ended at" in str(loud[0].message)
+
+
+@pytest.mark.parametrize("factor", [float("inf"), float("nan"), -1.0])
+def test_a_schedule_factor_that_is_not_finite_and_non_negative_stops_before_the_epoch(factor, tmp_path):
+    model = Noisy()
+    with pytest.raises(ValueError, match=rf"'lr_schedule' gave the factor {factor!r} at epoch 2 \(lr_schedule\(1\)\); expected a finite"):
+        fit(model, regression(16), epochs=3, batch_size=8, lr_schedule=lambda e: 1.0 if e == 0 else factor,
+            checkpoint_dir=tmp_path, progress=False, device="cpu")
+    saved = ckpt.load_checkpoint(tmp_path)
+    assert saved["meta"]["epoch"] == 1 and all(torch.isfinite(t).all() for t in saved["model_state"].values())
