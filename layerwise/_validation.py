@@ -19,6 +19,7 @@ import torch
 __all__ = [
     "MemoryLimitError",
     "batch_data",
+    "check_bool",
     "check_choice",
     "check_memory",
     "check_rows",
@@ -107,6 +108,13 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
         shown = ", ".join(repr(c) for c in choices)
         raise ValueError(f"The '{name}' parameter must be one of {{{shown}}}. Got {value!r} instead.")
     return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool, or raise TypeError naming ``name`` (1, "yes" and None are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"The '{name}' parameter must be a bool (True or False). Got {describe(value)} instead.")
+    return bool(value)
 
 
 def as_float_tensor(name: str, data: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -17,13 +17,19 @@ gradient step (ISTA, wake-sleep, the RBM's closed-form CD update), and optionall
 ``configure_optimizers(optimizer, lr, momentum, weight_decay) -> torch.optim.Optimizer``
     to replace the default optimiser (weight decay on tensors with ``dim() >= 2`` only);
 ``config() -> dict``
-    constructor arguments, so that checkpoints can rebuild the model.
+    constructor arguments, so that checkpoints can rebuild the model (and resume can check
+    that the model did not change);
+``monitored_metric``
+    the history column watched for a divergence warning (``"loss"`` when absent; None for
+    none; see :mod:`layerwise.divergence`).
 
 A model that trains otherwise (a DBN, greedily) says how in a ``trained_by`` string, which
 ``fit``'s error quotes.
 
-The loop owns batching, the progress bar, the per-epoch history, checkpoints and resume,
-the NaN/inf guard, devices and ``torch.distributed`` (DDP under ``torchrun``).
+The loop owns batching, the progress bar, the per-epoch history, checkpoints and resume (with
+the checks of :mod:`layerwise.resume`), the lock on the run folder (:mod:`layerwise.locking`),
+the NaN/inf guards and the divergence warning, devices and ``torch.distributed`` (DDP under
+``torchrun``).
 """
 
 from __future__ import annotations
@@ -44,10 +50,13 @@ from torch import nn
 from torch.utils.data import DistributedSampler, TensorDataset
 
 from . import checkpoint as ckpt
-from ._validation import check_choice, check_int, check_real, check_tensor
+from ._validation import check_bool, check_choice, check_int, check_real, check_tensor, describe
+from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
+from .locking import FolderLock
+from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
 
-__all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "resolve_device",
-           "as_arrays", "all_reduce_mean"]
+__all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "NonFiniteParametersError",
+           "DivergenceWarning", "resolve_device", "as_arrays", "all_reduce_mean"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine", "exponential")
@@ -56,6 +65,10 @@ MONITOR_SIZE = 1024
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class NonFiniteParametersError(NonFiniteLossError):
+    """A parameter or buffer became NaN or infinite (checked after every epoch, before its checkpoint)."""
 
 
 class History(list):
@@ -299,7 +312,7 @@ def fit(
     device: str | torch.device = "auto",
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     validation: Any = None,
     callbacks: Iterable[Callback | Callable] = (),
     *,
@@ -308,6 +321,7 @@ def fit(
     lr_schedule: str | Callable[[int], float] | None = None,
     desc: str | None = None,
     initial_epoch: int | None = None,
+    climb_patience: int | None = 5,
 ) -> History:
     """Train ``model`` on ``data``: the one loop every layerwise model goes through.
 
@@ -320,7 +334,8 @@ def fit(
         A single array gives batches that are tensors; a tuple gives tuples of tensors.
     epochs : int
         Passes over the data (counted from the start of the run, also on resume and with
-        ``initial_epoch``).
+        ``initial_epoch``). A resumed run may be given more epochs to train further (see
+        ``resume``).
     batch_size : int
         Samples per batch (per process under ``torchrun``: the global batch is
         ``batch_size * world_size``).
@@ -328,7 +343,8 @@ def fit(
         Built over the model's parameters with weight decay on weights only (``dim() >= 2``),
         unless the model has ``configure_optimizers`` or an instance is given.
     lr, momentum, weight_decay : float
-        Learning rate (> 0), momentum for SGD/RMSprop in [0, 1), L2 decay (>= 0).
+        Learning rate (> 0, finite), momentum for SGD/RMSprop in [0, 1), L2 decay (>= 0,
+        finite). An optimiser instance's learning rates must be finite and > 0 too.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
         ``"auto"`` takes CUDA when present.
     seed : int
@@ -337,15 +353,26 @@ def fit(
         ``initial_epoch`` set, torch's RNG is seeded again at the start of every epoch ``k``
         with ``seed + k``.
     checkpoint_dir : path-like, optional
-        Run folder: ``last/`` (safetensors checkpoint after every epoch) and
-        ``history.csv``. Only rank 0 writes.
-    resume : bool
+        Run folder: ``last/`` (safetensors checkpoint after every epoch, written only when
+        every parameter and buffer is finite) and ``history.csv``. Only rank 0 writes, and
+        holds an exclusive lock on the folder (``.lock``, with its PID and host) while it runs:
+        a second ``fit`` on the folder is refused (:class:`layerwise.locking.FolderInUseError`);
+        the lock file of a process that died is taken over with a warning.
+    resume : {False, True, "force"}
         Continue from ``checkpoint_dir/last`` when it exists (weights, optimiser, RNG, epoch,
-        history), ending with the same weights as an uninterrupted run.
+        history), ending with the same weights as an uninterrupted run. ``True`` refuses
+        (:class:`layerwise.resume.ResumeMismatchError`, naming each changed key with its old and
+        new value) a call whose settings differ from the checkpoint's (model and its
+        arguments, data shape, batch size, seed, optimiser and its settings, schedule, ...) and
+        a checkpoint without its trainer state; ``epochs`` may change (not below the epochs
+        done, and not with a ``"linear"`` or ``"cosine"`` schedule). ``"force"`` continues
+        anyway, from the checkpoint's weights with the new settings, warning that the result
+        is not that of an uninterrupted run (see :mod:`layerwise.resume`).
     validation : tensor or tuple, optional
         Evaluated once an epoch: ``val_loss`` and ``val_<metric>``.
-    callbacks : iterable
-        :class:`Callback` objects, or callables ``f(state, record)`` run at each epoch end.
+    callbacks : list
+        :class:`Callback` objects, or callables ``f(state, record)`` run at each epoch end
+        (anything else is refused).
         A callback's ``on_epoch_start(state)`` runs on every process at the start of each
         epoch, with ``state.epoch`` the 0-based epoch about to run (schedules set momentum or
         Gibbs steps there, from the epoch alone, so that resume gives the same run).
@@ -375,6 +402,12 @@ def fit(
         that setting a group's ``lr`` between calls changes the base learning rate. With
         ``resume=True`` and a checkpoint, the checkpoint's epoch replaces ``initial_epoch``.
         None (the default): torch's RNG is seeded once, at the start of the call.
+    climb_patience : int, optional
+        Warn (:class:`DivergenceWarning`, once per climb) when the model's
+        ``monitored_metric`` (``loss`` unless the model says otherwise) has risen this many
+        epochs in a row (5 by default), by at least ``CLIMB_MIN_RISE`` (10 %) of its value
+        in all, and at the end of a run of 3 or more epochs that ended that much above its
+        first epoch's value (:mod:`layerwise.divergence`); None never warns.
 
     Returns
     -------
@@ -385,7 +418,8 @@ def fit(
     Raises
     ------
     NonFiniteLossError
-        When the loss becomes NaN or infinite; the last good checkpoint is left as it was.
+        When the loss becomes NaN or infinite, or (:class:`NonFiniteParametersError`) a
+        parameter or buffer does after an epoch; the last good checkpoint is left as it was.
     """
     # ---- check everything before any work -------------------------------------------------
     has_step = callable(getattr(model, "training_step", None))
@@ -398,31 +432,49 @@ def fit(
         )
     epochs = check_int("epochs", epochs, 0)
     batch_size = check_int("batch_size", batch_size, 1)
-    lr = check_real("lr", lr, 0.0, low_open=True)
+    lr = check_real("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
     momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
-    weight_decay = check_real("weight_decay", weight_decay, 0.0)
+    weight_decay = check_real("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
     seed = check_int("seed", seed)
     if isinstance(optimizer, str):
         check_choice("optimizer", optimizer, OPTIMIZERS)
-    elif not isinstance(optimizer, torch.optim.Optimizer):
+    elif isinstance(optimizer, torch.optim.Optimizer):
+        for i, g in enumerate(optimizer.param_groups):
+            check_real(f"optimizer.param_groups[{i}]['lr']", float(g["lr"]), 0.0, math.inf, low_open=True, high_open=True)
+    else:
         raise TypeError(f"The 'optimizer' parameter must be one of {OPTIMIZERS} or a torch.optim.Optimizer. Got {optimizer!r} instead.")
     if isinstance(lr_schedule, str):
         check_choice("lr_schedule", lr_schedule, SCHEDULES)
+    elif lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(f"The 'lr_schedule' parameter must be one of {SCHEDULES}, a callable or None. "
+                        f"Got {describe(lr_schedule)} instead.")
+    resume = check_resume_mode(resume)
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(f"The 'checkpoint_dir' parameter must be a path (str or os.PathLike) or None. "
+                        f"Got {describe(checkpoint_dir)} instead.")
+    if checkpoint_dir is not None and Path(checkpoint_dir).exists() and not Path(checkpoint_dir).is_dir():
+        raise ValueError(f"The 'checkpoint_dir' parameter must name a folder; '{checkpoint_dir}' is a file.")
     if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir to resume from.")
+        raise ValueError(f"resume={resume!r} needs a checkpoint_dir to resume from.")
     if initial_epoch is not None:
         initial_epoch = check_int("initial_epoch", initial_epoch, 0, epochs)
+    if climb_patience is not None:
+        climb_patience = check_int("climb_patience", climb_patience, 1)
+    progress, shuffle = check_bool("progress", progress), check_bool("shuffle", shuffle)
+    if desc is not None and not isinstance(desc, str):
+        raise TypeError(f"The 'desc' parameter must be a str or None. Got {describe(desc)} instead.")
+    callbacks = _check_callbacks(callbacks)
     arrays = as_arrays(data, "data")
     val_arrays = as_arrays(validation, "validation") if validation is not None else None
     if hasattr(model, "validate_data"):
         model.validate_data(arrays[0])
         if val_arrays is not None:
             model.validate_data(val_arrays[0])
-    callbacks = list(callbacks)
 
     # ---- devices, processes, optimiser ----------------------------------------------------
     device = resolve_device(device)
     rank, world = _init_distributed(device)
+    model_spec = ckpt.model_spec(model)  # before any callback: schedules change settings (k) in training
     model.to(device)
     arrays = tuple(a.to(device) for a in arrays)
     if val_arrays is not None:
@@ -436,63 +488,81 @@ def fit(
     else:
         opt = None
     base_lrs = [g["lr"] for g in opt.param_groups] if opt is not None else []
-    fit_config = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
-                  "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "seed": seed,
-                  "shuffle": shuffle, "world_size": world,
-                  "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"}
+    _check_lr_fits_dtype(model, base_lrs)
+    if isinstance(optimizer, str):
+        opt_settings: dict[str, Any] = {"optimizer": optimizer, "lr": lr, "weight_decay": weight_decay,
+                                        "momentum": momentum if optimizer in ("sgd", "rmsprop") else None}  # Adam's is unused
+    else:  # an instance: its groups' settings at the call are what trains
+        opt_settings = {"optimizer": type(optimizer).__name__.lower(), "param_groups": [
+            {k: v for k, v in g.items() if k not in ("params", "initial_lr")} for g in optimizer.param_groups]}
+    fit_config = as_json({
+        "model": model_spec, "data": list(arrays[0].shape), "epochs": epochs, "batch_size": batch_size,
+        **opt_settings, "seed": seed, "seeding": "once" if initial_epoch is None else "per-epoch",
+        "shuffle": shuffle, "world_size": world,
+        "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"})
 
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    state = FitState(model=model, optimizer=opt, device=device, epochs=epochs,
-                     checkpoint_dir=run_dir, rank=rank, world_size=world)
-    torch.manual_seed(seed)
-    if initial_epoch is not None:
-        state.epoch = initial_epoch
-    if resume and run_dir is not None and rank == 0:
-        ckpt.remove_leftovers(run_dir / "last")  # temporaries of a killed save; a swapped-out last/ put back
-    if resume and run_dir is not None and ((run_dir / "last").exists() or (run_dir / ".last.old").exists()):
-        saved = ckpt.load_checkpoint(run_dir / "last", map_location=device)
-        ckpt.load_state_into(model, saved["model_state"])
-        ckpt.restore_trainer(opt, saved)
-        state.epoch = int(saved["meta"]["epoch"])
-        state.history = History(saved["meta"].get("history", []))
-        base_lrs = [g.get("initial_lr", g["lr"]) for g in saved["meta"].get("optimizer", {}).get("param_groups", [])] or base_lrs
-    if opt is not None:
-        for g, base in zip(opt.param_groups, base_lrs):
-            if initial_epoch is None:
-                g.setdefault("initial_lr", base)
-            else:  # the base learning rate is the group's lr at the call (put back on return)
-                g["initial_lr"] = base
-
-    # DDP syncs gradients through forward(); a model with its own training_step syncs itself.
-    step_module: nn.Module = model
-    if world > 1 and not has_step and opt is not None:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        step_module = DDP(_LossModule(model), device_ids=[device.index] if device.type == "cuda" else None)
-    elif not has_step:
-        step_module = _LossModule(model)
-
-    n = arrays[0].shape[0]
-    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 7919)
-    monitor_idx = torch.randperm(n, generator=gen)[:MONITOR_SIZE].sort().values.to(device)
-    monitor = tuple(a[monitor_idx] for a in arrays)
     main = rank == 0
-    check_every = 1 if device.type == "cpu" else 25
-    n_batches = math.ceil(math.ceil(n / world) / batch_size)
-    bar = _progress_bar(n_batches * max(epochs - state.epoch, 0), progress and main,
-                        desc or type(model).__name__)
-    for cb in callbacks:
-        if main and hasattr(cb, "on_fit_start"):
-            cb.on_fit_start(state)
-
-    model.train()
+    lock = FolderLock(run_dir).acquire() if main and run_dir is not None else None
+    bar, bases_set = None, False
     try:
+        state = FitState(model=model, optimizer=opt, device=device, epochs=epochs,
+                         checkpoint_dir=run_dir, rank=rank, world_size=world)
+        torch.manual_seed(seed)
+        if initial_epoch is not None:
+            state.epoch = initial_epoch
+        exact = True
+        if resume and main and run_dir is not None:  # under the lock: a killed save's temporaries go
+            ckpt.remove_leftovers(run_dir / "last")
+        if resume and run_dir is not None and ((run_dir / "last").exists() or (run_dir / ".last.old").exists()):
+            saved = ckpt.load_checkpoint(run_dir / "last", map_location=device)
+            exact = check_resume(saved, fit_config, resume)
+            ckpt.load_state_into(model, saved["model_state"])
+            restore_trainer_state(opt, saved, exact)
+            state.epoch = int(saved["meta"]["epoch"])
+            state.history = History(saved["meta"].get("history", []))
+            if exact:
+                base_lrs = [g.get("initial_lr", g["lr"]) for g in saved["meta"].get("optimizer", {}).get("param_groups", [])] or base_lrs
+        if opt is not None:
+            for g, base in zip(opt.param_groups, base_lrs):
+                if initial_epoch is None and exact:
+                    g.setdefault("initial_lr", base)
+                else:  # the base learning rate is the group's lr at the call (put back on return)
+                    g["initial_lr"] = base
+            bases_set = True
+
+        # DDP syncs gradients through forward(); a model with its own training_step syncs itself.
+        step_module: nn.Module = model
+        if world > 1 and not has_step and opt is not None:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            step_module = DDP(_LossModule(model), device_ids=[device.index] if device.type == "cuda" else None)
+        elif not has_step:
+            step_module = _LossModule(model)
+
+        n = arrays[0].shape[0]
+        sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
+        gen = torch.Generator().manual_seed(seed + 7919)
+        monitor_idx = torch.randperm(n, generator=gen)[:MONITOR_SIZE].sort().values.to(device)
+        monitor = tuple(a[monitor_idx] for a in arrays)
+        check_every = 1 if device.type == "cpu" else 25
+        monitored = getattr(model, "monitored_metric", "loss")  # see layerwise.divergence
+        n_batches = math.ceil(math.ceil(n / world) / batch_size)
+        bar = _progress_bar(n_batches * max(epochs - state.epoch, 0), progress and main,
+                            desc or type(model).__name__)
+        for cb in callbacks:
+            if main and hasattr(cb, "on_fit_start"):
+                cb.on_fit_start(state)
+
+        model.train()
         while state.epoch < epochs and not state.stop:
             epoch = state.epoch
             if initial_epoch is not None:
                 torch.manual_seed(seed + epoch)
             factor = schedule_factor(lr_schedule, epoch, epochs)
+            if not (math.isfinite(factor) and factor >= 0):
+                raise ValueError(f"The 'lr_schedule' gave the factor {factor!r} at epoch {epoch + 1} "
+                                 f"(lr_schedule({epoch})); expected a finite float >= 0.")
             if opt is not None:
                 for g in opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor
@@ -527,6 +597,7 @@ def fit(
             mean_loss = float(total) / max(seen, 1)
             if not math.isfinite(mean_loss):
                 _non_finite(state, epoch, None, mean_loss, opt)
+            _check_finite_state(state, epoch, opt)  # the epoch's last update came after its last loss
             if world > 1:
                 t = torch.tensor([mean_loss], device=device)
                 all_reduce_mean([t])
@@ -546,17 +617,23 @@ def fit(
                         cb.on_epoch_end(state, record)
                     elif callable(cb):
                         cb(state, record)
+                warn_if_climbing(state.history, monitored, climb_patience, _lr(opt))
             if main and run_dir is not None:
+                if callbacks:  # a callback may have changed the model: check again before writing
+                    _check_finite_state(state, epoch, opt)
                 ckpt.save_checkpoint(run_dir / "last", model, opt, epoch=state.epoch,
                                      history=state.history, fit_config=fit_config)
                 state.history.to_csv(run_dir / "history.csv")
     finally:
         if bar is not None:
             bar.close()
-        if initial_epoch is not None and opt is not None:
+        if initial_epoch is not None and bases_set:
             for g in opt.param_groups:
                 g["lr"] = g["initial_lr"]
+        if lock is not None:
+            lock.release()
     if main:
+        warn_if_worse(state.history, monitored, climb_patience, _lr(opt))
         for cb in callbacks:
             if hasattr(cb, "on_fit_end"):
                 cb.on_fit_end(state)
@@ -564,13 +641,60 @@ def fit(
     return state.history
 
 
-def _non_finite(state: FitState, epoch: int, batch: int | None, loss, opt) -> None:
+_HOOKS = ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")
+
+
+def _check_callbacks(callbacks: Any) -> list:
+    """``callbacks`` as a list, each a :class:`Callback` (or an object with its hooks) or a callable."""
+    if callbacks is None:
+        return []
+    if (isinstance(callbacks, (str, bytes, Callback)) or callable(callbacks)
+            or any(hasattr(callbacks, h) for h in _HOOKS) or not isinstance(callbacks, Iterable)):
+        raise TypeError("The 'callbacks' parameter must be a list of Callback objects or callables "
+                        f"f(state, record). Got {describe(callbacks)} instead.")
+    out = list(callbacks)
+    for i, cb in enumerate(out):
+        if not (callable(cb) or any(hasattr(cb, h) for h in _HOOKS)):
+            raise TypeError(f"The 'callbacks[{i}]' parameter must be a layerwise.training.Callback or a "
+                            f"callable f(state, record). Got {describe(cb)} ({type(cb).__name__}) instead.")
+    return out
+
+
+def _check_finite_state(state: FitState, epoch: int, opt) -> None:
+    """Raise :class:`NonFiniteParametersError` when a floating parameter or buffer holds NaN or inf."""
+    tensors = [(k, t) for k, t in state.model.state_dict().items() if t.is_floating_point() and t.numel()]
+    if not tensors or bool(torch.stack([torch.isfinite(t).all() for _, t in tensors]).all()):
+        return
+    bad = [k for k, t in tensors if not bool(torch.isfinite(t).all())]
+    shown = ", ".join(f"'{k}'" for k in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    _non_finite(state, epoch, None, None, opt, f"{shown} became NaN or infinite after the updates of")
+
+
+def _check_lr_fits_dtype(model: nn.Module, lrs: list) -> None:
+    """A learning rate at or above the largest number of the parameters' dtype overflows in the update."""
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if dtypes and lrs:
+        top = min(torch.finfo(d).max for d in dtypes)
+        for lr in lrs:
+            check_real("lr", float(lr), 0.0, top, low_open=True, high_open=True)
+
+
+def _lr(opt) -> float | None:
+    return opt.param_groups[0]["lr"] if opt is not None else None
+
+
+def _non_finite(state: FitState, epoch: int, batch: int | None, loss, opt, what: str | None = None) -> None:
     where = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
-    kept = ""
     if state.checkpoint_dir is not None and (state.checkpoint_dir / "last").exists():
-        kept = f" The last good checkpoint (epoch {state.epoch}) is kept at '{state.checkpoint_dir / 'last'}'."
-    lr = opt.param_groups[0]["lr"] if opt is not None else None
-    raise NonFiniteLossError(
-        f"The training loss became {float(loss)} at {where}; stopping.{kept} "
+        kept = f" The last good checkpoint (epoch {epoch}) is kept at '{state.checkpoint_dir / 'last'}'."
+    elif state.checkpoint_dir is not None:
+        kept = " No checkpoint was written."
+    else:
+        kept = ""
+    lr = _lr(opt)
+    error = NonFiniteLossError if what is None else NonFiniteParametersError
+    what = f"The training loss became {float(loss)} at" if what is None else what
+    raise error(
+        f"{what} {where}; stopping.{kept} "
         f"Try a smaller learning rate (now {lr}) or check the data and the model's settings."
     )

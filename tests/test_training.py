@@ -280,11 +280,33 @@ def test_training_step_override_sees_every_sample_once_per_epoch():
     ({"optimizer": "lbfgs"}, r"'optimizer' parameter must be one of"),
     ({"resume": True}, r"resume=True needs a checkpoint_dir"),
     ({"lr_schedule": "warm"}, r"'lr_schedule'"),
+    ({"lr": float("inf")}, r"'lr' parameter must be a float in the range \(0\.0, inf\)\. Got inf"),
+    ({"callbacks": [42]}, r"'callbacks\[0\]' parameter must be a layerwise\.training\.Callback or a callable "
+                          r"f\(state, record\)\. Got 42 \(int\)"),
+    ({"callbacks": 42}, r"'callbacks' parameter must be a list of Callback objects or callables"),
+    ({"callbacks": Callback()}, r"'callbacks' parameter must be a list"),
+    ({"progress": 1}, r"'progress' parameter must be a bool \(True or False\)\. Got 1"),
+    ({"shuffle": "yes"}, r"'shuffle' parameter must be a bool"),
+    ({"desc": 3}, r"'desc' parameter must be a str or None\. Got 3"),
+    ({"checkpoint_dir": 3}, r"'checkpoint_dir' parameter must be a path"),
+    ({"lr_schedule": 3}, r"'lr_schedule' parameter must be one of .* a callable or None\. Got 3"),
+    ({"climb_patience": 0}, r"'climb_patience' parameter must be an int in the range \[1, inf\)"),
+    ({"resume": "yes", "checkpoint_dir": "x"}, r"'resume' parameter must be one of \{False, True, 'force'\}"),
 ])
-def test_bad_settings_fail_before_work(kwargs, match, tmp_path):
+def test_bad_settings_fail_before_work(kwargs, match, tmp_path, monkeypatch):
     x, y = regression(10)
+    monkeypatch.chdir(tmp_path)
+    kwargs = {"progress": False, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
-        fit(Noisy(), (x, y), progress=False, device="cpu", **kwargs)
+        fit(Noisy(), (x, y), device="cpu", **kwargs)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_checkpoint_dir_naming_a_file_fails_before_work(tmp_path):
+    (tmp_path / "f").write_text("mine")
+    with pytest.raises(ValueError, match=r"'checkpoint_dir' parameter must name a folder; '.*f' is a file"):
+        fit(Noisy(), regression(10), checkpoint_dir=tmp_path / "f", progress=False, device="cpu")
+    assert (tmp_path / "f").read_text() == "mine"
 
 
 def test_bad_data_fails_before_work(tmp_path):

@@ -102,6 +102,10 @@ class DBM(nn.Module):
     DBM([784, 500, 1000])
     """
 
+    #: Nothing for layerwise.fit's divergence warning to watch: the loss is a PCD surrogate, and the
+    #: mean-field reconstruction error rises in sound joint training after the greedy pre-training.
+    monitored_metric = None
+
     def __init__(
         self,
         sizes: Sequence[int],

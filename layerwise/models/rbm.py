@@ -83,6 +83,9 @@ class RBM(nn.Module):
     RBM(6, 4, visible=gaussian, persistent=True, n_chains=10)
     """
 
+    #: What layerwise.fit watches for its divergence warning: the loss is a noisy surrogate, not an objective.
+    monitored_metric = "reconstruction_error"
+
     propagate = "mean"
 
     def __init__(

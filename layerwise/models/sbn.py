@@ -116,6 +116,9 @@ class SigmoidBeliefNet(nn.Module):
     >>> log_p = small.log_likelihood(small.sample(5))
     """
 
+    #: What layerwise.fit watches for its divergence warning: the loss is a noisy surrogate, not an objective.
+    monitored_metric = "reconstruction_error"
+
     def __init__(
         self,
         sizes: Sequence[int],

@@ -88,6 +88,9 @@ class UpDownDBN(nn.Module):
     UpDownDBN([64, 32, 16], k_top=5)
     """
 
+    #: What layerwise.fit watches for its divergence warning: the loss is a noisy surrogate, not an objective.
+    monitored_metric = "reconstruction_error"
+
     def __init__(
         self,
         sizes: Sequence[int],
