@@ -16,6 +16,7 @@ from .config import builtin_configs, load_config
 from .demo import run_deconv_demo
 from .report import default_run_dir, format_table, summarise, write_report
 from .run import run
+from .validate import check_out
 
 __all__ = ["run_command", "experiment_command", "list_configs", "list_datasets", "evaluate_command",
            "sample_command", "visualize_command"]
@@ -51,7 +52,7 @@ def run_command(name: str, overrides: Sequence[str], out: Path | None, device: s
     """
     overrides = [*overrides, f"device={device}"] if device else list(overrides)
     cfg = load_config(name, overrides)
-    out = out or default_run_dir(cfg.name)
+    out = check_out(out or default_run_dir(cfg.name))
     log(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
     t0 = time.perf_counter()
     report = run(cfg, out, command=command, progress=progress, log=log)
@@ -98,7 +99,7 @@ def experiment_command(sources: Sequence[str], overrides: Sequence[str], seeds: 
     fraction_list = parse_fractions(fractions)
     overrides = [*overrides, f"device={device}"] if device else list(overrides)
     configs = load_experiment(sources, overrides)
-    out = out or default_run_dir("experiment")
+    out = check_out(out or default_run_dir("experiment"))
     cells = sum(len(c.variants) for c in configs) * len(seed_list) * len(fraction_list)
     log(f"layerwise experiment: {len(configs)} run file(s), {cells} cells ({len(seed_list)} seeds x "
         f"{len(fraction_list)} label fractions), folder {out}")

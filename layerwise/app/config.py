@@ -55,7 +55,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..models.autoencoder import AutoEncoder
 from ..models.classifier import CNNClassifier
@@ -68,15 +67,12 @@ from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
 from ..presets import PRESETS
 from ..training import fit
+from .validate import ConfigError, check_sizes, check_train, check_values, parse_yaml, read_yaml
 
 __all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "EvalConfig", "ClassifierConfig", "RunConfig",
            "ModelSection", "Variant", "MODEL_SECTIONS", "LEARNER_SECTIONS", "TASK_NAMES", "LEARNERS",
            "load_config", "config_from_dict", "with_preset", "apply_overrides", "config_to_dict", "check_options",
            "check_cnn", "check_config", "ConfigError", "builtin_configs", "builtin_dir"]
-
-
-class ConfigError(ValueError):
-    """A run file that cannot be used: unknown key, wrong type, missing file."""
 
 
 @dataclass
@@ -439,7 +435,7 @@ def _variant(cfg: RunConfig, options: dict) -> Variant:
 
 
 def check_config(cfg: RunConfig) -> None:
-    """Check what needs more than one section: the task's model section, every variant.
+    """Check every value (:func:`~layerwise.app.validate.check_values`), the task's model section, every variant.
 
     Fills ``cfg.learners`` with the checked variants of a ``compare`` run.
 
@@ -448,10 +444,15 @@ def check_config(cfg: RunConfig) -> None:
     ConfigError
         Naming the bad key or value and what was expected.
     """
+    check_values(cfg)
     if cfg.task == "compare":
         check_cnn(cfg.network.cnn)
         cfg.learners = {name: None if options is None else _variant(cfg, options)
                         for name, options in cfg.variants.items()}
+        for name, spec in cfg.learners.items():
+            if spec is not None:
+                check_sizes(f"variants.{name}", spec.options)
+                check_train(f"variants.{name}.pretrain", spec.train)
         return
     model = dict(cfg.model)
     if cfg.task == "cnn":
@@ -592,10 +593,11 @@ def load_config(path_or_name: str | Path, overrides: list[str] = (), tasks: tupl
                 f"No run file '{path_or_name}': not a file, nor a built-in config "
                 f"({', '.join(builtins) or 'none'})."
             )
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"'{path}' is not valid YAML: {exc}") from exc
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a folder; 'layerwise run' takes one run file (a folder of them: "
+                          "'layerwise experiment').")
+    values = read_yaml(path)
+    values = {} if values is None else values
     if not isinstance(values, dict):
         raise ConfigError(f"'{path}' must hold a mapping at the top level; got {type(values).__name__}.")
     try:
@@ -620,5 +622,5 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"Override {item!r}: '{p}' is not a section.")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_yaml(raw, f"--{key}")
     return out
