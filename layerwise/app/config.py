@@ -491,7 +491,7 @@ def config_from_dict(values: dict, tasks: tuple[str, ...] = TASK_NAMES) -> RunCo
     if cfg.task not in TASK_NAMES:
         raise ConfigError(f"'task' must be one of {', '.join(TASK_NAMES)}; got {cfg.task!r}.")
     if not cfg.seeds:
-        raise ConfigError("'seeds' must list at least one seed.")
+        raise ConfigError(f"'seeds' must list at least one seed; got {cfg.seeds!r}.")
     check_config(cfg)
     return cfg
 

@@ -9,7 +9,7 @@ import yaml
 from .compare import run_compare
 from .config import RunConfig, check_config, config_to_dict
 from .tasks import run_single
-from .validate import check_out
+from .validate import check_out, check_values
 
 __all__ = ["run"]
 
@@ -38,7 +38,10 @@ def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log
     Path
         ``out / "report.md"``.
     """
-    check_config(cfg)
+    if cfg.task != "compare" or cfg.learners.keys() != cfg.variants.keys():
+        check_config(cfg)  # (load_config's configs have their checked variants: not again)
+    else:
+        check_values(cfg)
     out = check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
