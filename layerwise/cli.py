@@ -178,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, SafetensorError, RuntimeError, MemoryError) as exc:
         if debug:
             raise
-        print(f"layerwise {args.command}: error: {type(exc).__name__}: {one_line(exc)} "
-              f"(--traceback or {DEBUG_ENV}=1 shows where)", file=sys.stderr)
+        kind = type(exc).__name__
+        what = kind if one_line(exc) == kind else f"{kind}: {one_line(exc)}"
+        print(f"layerwise {args.command}: error: {what} (--traceback or {DEBUG_ENV}=1 shows where)",
+              file=sys.stderr)
         return 1
     return 0
 
