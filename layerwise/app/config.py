@@ -42,7 +42,9 @@ against their dataclasses, the ``model:`` section against the constructor of the
 (:data:`LEARNER_SECTIONS`), giving one checked :class:`Variant` per variant. An unknown key
 anywhere is an error that names it and lists the valid ones (minGPT's ``merge_from_args`` and
 nanoGPT's configurator, without ``exec``); a value of the wrong type names the key, the value
-and the expected type.
+and the expected type. Then every value is checked (:mod:`layerwise.app.validate`: ranges,
+choices, the device, safe names, the data set's files), and the file itself is read bounded
+and alias-free (:func:`~layerwise.app.validate.read_yaml`).
 """
 
 from __future__ import annotations

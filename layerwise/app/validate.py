@@ -29,15 +29,16 @@ from .._validation import check_choice, check_int, check_real
 from ..functional import ACTIVATIONS
 from ..training import OPTIMIZERS, SCHEDULES, resolve_device
 
-__all__ = ["ConfigError", "MAX_RUN_FILE_BYTES", "read_yaml", "parse_yaml", "check_name", "check_values",
-           "SIZE_KEYS"]
+__all__ = ["ConfigError", "MAX_RUN_FILE_BYTES", "SIZE_KEYS", "read_yaml", "parse_yaml", "check_name", "check_values",
+           "check_sizes", "check_train", "check_out"]
 
 #: The largest run file read (bytes); run files are a few hundred bytes.
 MAX_RUN_FILE_BYTES = 1 << 20
 
 #: Model and learner options that are counts or sizes: each int in them must be >= 1.
-SIZE_KEYS = ("hidden_sizes", "n_hidden", "n_visible", "k", "channels", "kernel_size", "n_filters",
-             "n_components", "gibbs_steps", "mean_field_steps", "n_chains", "n_iter")
+#: (Each is also checked by its model's constructor; here it is checked before the run starts.)
+SIZE_KEYS = ("hidden_sizes", "n_hidden", "n_visible", "k", "channels", "kernel_size", "n_filters", "n_chains",
+             "n_iter")
 
 _INITS = ("xavier", "gaussian", "torch")  # build_mlp's
 _LOSSES = ("cross_entropy", "bce")
@@ -230,10 +231,6 @@ def _check_data(data: Any) -> None:
     if unknown:
         raise ConfigError(f"Unknown key(s) {', '.join(repr(f'data.options.{u}') for u in unknown)} for data set "
                           f"{name!r}; its options are: {', '.join(spec.options) or 'none'}.")
-    taken = sorted(set(data.options) & {"path", "size", "grayscale"})
-    if taken:
-        raise ConfigError(f"Set {', '.join(f'data.{k}' for k in taken)} in the data section, "
-                          f"not under data.options.")
     if "path" in spec.options:
         if data.path is None:
             raise ConfigError(f"Data set {name!r} needs 'data.path', the file or folder to read; got none.")
@@ -248,7 +245,9 @@ def _check_data(data: Any) -> None:
 
 
 def check_values(cfg: Any) -> None:
-    """Check every value of a run whose rule does not depend on the data; nothing is read but the data root.
+    """Check every value of a run whose rule does not depend on the data's content.
+
+    Nothing is read: the data set's files (or ``data.path``) are only looked for.
 
     Parameters
     ----------

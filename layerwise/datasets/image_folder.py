@@ -34,10 +34,10 @@ def load(
     ----------
     path : str or os.PathLike
         Required: the folder. The class index of an image is the position of its sub-folder in
-        the sorted folder names. Every image must lie inside it once symlinks are resolved: a
-        symlinked class folder or file that leads elsewhere is refused (ValueError). When ``path`` holds both ``train/`` and ``test/``, ``split``
+        the sorted folder names. When ``path`` holds both ``train/`` and ``test/``, ``split``
         picks one; otherwise all of ``path`` is read. Files that do not decode are skipped with
-        one warning counting them.
+        one warning counting them. Every image must lie inside ``path`` once symlinks are
+        resolved: a symlinked class folder or file that leads elsewhere is refused (ValueError).
     split : {'train', 'test'}
         See ``path``.
     flatten : bool
