@@ -99,8 +99,13 @@ def test_experiment_refuses_a_bad_value_writing_nothing(override, key, value, tm
     ("digits_dae", "--model.hidden_sizes=[-3]", "model.hidden_sizes[0]", "-3"),
     ("digits_dbm", "--model.hidden_sizes=[-1, 4]", "model.hidden_sizes[0]", "-1"),
     ("digits_csc", "--model.n_filters=0", "model.n_filters", "0"),
+    # the constructor's own checks, run on the meta device before anything is written
+    ("digits_dae", "--model.noise_level=5.0", "model.noise_level", "5.0"),
+    ("digits_csc", "--model.lam=-1.0", "model.lam", "-1.0"),
+    ("digits_rbm", "--model.sparsity_target=2.0", "model.sparsity_target", "2.0"),
+    ("demo", "--variants.denoising.noise_level=3.0", "variants.denoising.noise_level", "3.0"),
 ])
-def test_model_sizes_are_checked(task, override, key, value, tmp_path, capsys):
+def test_model_values_are_checked(task, override, key, value, tmp_path, capsys):
     assert cli.main(["run", task, "--out", str(tmp_path / "o"), override]) == 2
     _one_line_naming(capsys.readouterr().err, "run", key, value)
     assert _listing(tmp_path) == []
@@ -150,3 +155,12 @@ def test_a_good_run_still_runs(tmp_path, capsys):
     (tmp_path / "base.yaml").write_text(BASE)
     assert cli.main(["run", str(tmp_path / "base.yaml"), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     assert (tmp_path / "o" / "report.md").is_file() and (tmp_path / "o" / "config.yaml").is_file()
+
+
+def test_trial_build_draws_no_random_number_and_allocates_nothing():
+    import torch
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state().clone()
+    cfg = load_config("digits_rbm", ["--model.n_hidden=1000000"])  # 64 x 10**6 weights: not allocated
+    assert cfg.model["n_hidden"] == 10**6 and torch.equal(state, torch.get_rng_state())

@@ -69,7 +69,7 @@ from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
 from ..presets import PRESETS
 from ..training import fit
-from .validate import ConfigError, check_sizes, check_train, check_values, parse_yaml, read_yaml
+from .validate import ConfigError, check_sizes, check_train, check_values, parse_yaml, read_yaml, trial_build
 
 __all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "EvalConfig", "ClassifierConfig", "RunConfig",
            "ModelSection", "Variant", "MODEL_SECTIONS", "LEARNER_SECTIONS", "TASK_NAMES", "LEARNERS",
@@ -259,16 +259,22 @@ def _check_annotation(key: str, value: Any, annotation: Any) -> None:
         raise ConfigError(f"'{key}' must be of type {annotation}; got {value!r} ({type(value).__name__}).")
 
 
+def _key_list(keys: list, where: str, limit: int = 10) -> str:
+    """``'where.a', 'where.b'`` for the first ``limit`` keys, then how many more (a message stays one short line)."""
+    shown = ", ".join(repr(f"{where}.{k}" if where else str(k)) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
 def _build(cls, values: Any, where: str):
     if values is None:
         return cls()
     if not isinstance(values, dict):
         raise ConfigError(f"'{where}' must be a mapping of keys to values; got {values!r}.")
     valid = {f.name: f for f in fields(cls) if not f.metadata.get("derived")}
-    unknown = sorted(set(values) - set(valid))
+    unknown = sorted(set(values) - set(valid), key=str)
     if unknown:
         raise ConfigError(
-            f"Unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(f'{where}.{u}' if where else u) for u in unknown)}; "
+            f"Unknown key{'s' if len(unknown) > 1 else ''} {_key_list(unknown, where)}; "
             f"valid keys{' of ' + repr(where) if where else ''} are: {', '.join(sorted(valid))}."
         )
     kwargs = {}
@@ -310,10 +316,10 @@ def check_options(cls, options: dict, where: str, skip: tuple[str, ...] = ()) ->
     """
     params = inspect.signature(cls).parameters
     valid = [p for p in params if p not in ("self",) + skip]
-    unknown = sorted(set(options) - set(valid))
+    unknown = sorted(set(options) - set(valid), key=str)
     if unknown:
         raise ConfigError(
-            f"Unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(f'{where}.{u}') for u in unknown)} "
+            f"Unknown key{'s' if len(unknown) > 1 else ''} {_key_list(unknown, where)} "
             f"for {cls.__name__}; valid keys are: {', '.join(valid)}."
         )
     for name, value in options.items():
@@ -436,6 +442,23 @@ def _variant(cfg: RunConfig, options: dict) -> Variant:
     return Variant(kind, options, train)
 
 
+def _trial_fill(kind: str, cfg: RunConfig, learner: bool) -> dict | None:
+    """What the run fills in for a model of task (or layer learner) ``kind``, with a tiny data
+    width of 4 (:func:`~layerwise.app.validate.trial_build`); None where the data's image shape matters."""
+    given = cfg.network.hidden_sizes if learner else cfg.model.get("hidden_sizes")
+    hidden = list(given) if isinstance(given, list) else []
+    fills = {
+        "autoencoder": {"n_inputs": 4, "hidden_sizes": [hidden[0] if hidden else 3],
+                        "activation": cfg.network.activation} if learner else {"n_inputs": 4},
+        "rbm": {"n_visible": 4, "n_hidden": hidden[0] if hidden else 3} if learner else {"n_visible": 4},
+        "dbn": {"sizes": [4, *hidden]},
+        "dbm": {"sizes": [4, *hidden]},
+        "sbn": {"sizes": [4, *hidden]},
+        "csc": {"in_channels": 1},
+    }
+    return fills.get(kind)
+
+
 def check_config(cfg: RunConfig) -> None:
     """Check every value (:func:`~layerwise.app.validate.check_values`), the task's model section, every variant.
 
@@ -455,12 +478,19 @@ def check_config(cfg: RunConfig) -> None:
             if spec is not None:
                 check_sizes(f"variants.{name}", spec.options)
                 check_train(f"variants.{name}.pretrain", spec.train)
+                fill = _trial_fill(spec.learner, cfg, learner=True)
+                if fill is not None:
+                    trial_build(LEARNER_SECTIONS[spec.learner].cls, fill, spec.options, f"variants.{name}")
         return
     model = dict(cfg.model)
     if cfg.task == "cnn":
         network = model.get("network", cfg.network.cnn)
         check_cnn(network if isinstance(network, str) else None)
-    MODEL_SECTIONS[cfg.task].check(model, "model", f"Task {cfg.task!r}")
+    section = MODEL_SECTIONS[cfg.task]
+    options = section.check(model, "model", f"Task {cfg.task!r}")
+    fill = _trial_fill(cfg.task, cfg, learner=False)
+    if fill is not None:
+        trial_build(section.cls, fill, options, "model")
 
 
 # ---- files -----------------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 import yaml
 
 from .. import datasets
@@ -29,11 +31,14 @@ from .._validation import check_choice, check_int, check_real
 from ..functional import ACTIVATIONS
 from ..training import OPTIMIZERS, SCHEDULES, resolve_device
 
-__all__ = ["ConfigError", "MAX_RUN_FILE_BYTES", "SIZE_KEYS", "read_yaml", "parse_yaml", "check_name", "check_values",
-           "check_sizes", "check_train", "check_out"]
+__all__ = ["ConfigError", "MAX_RUN_FILE_BYTES", "MAX_DEPTH", "SIZE_KEYS", "read_yaml", "parse_yaml", "check_name", "check_values",
+           "check_sizes", "check_train", "check_out", "trial_build"]
 
 #: The largest run file read (bytes); run files are a few hundred bytes.
 MAX_RUN_FILE_BYTES = 1 << 20
+
+#: The deepest nesting of lists and mappings read (run files nest three or four levels).
+MAX_DEPTH = 50
 
 #: Model and learner options that are counts or sizes: each int in them must be >= 1.
 #: (Each is also checked by its model's constructor; here it is checked before the run starts.)
@@ -52,17 +57,25 @@ class ConfigError(ValueError):
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing every alias (anchors alone are harmless and kept)."""
+    """PyYAML's safe loader, refusing every alias (anchors alone are harmless and kept) and
+    nesting deeper than :data:`MAX_DEPTH` (which would exhaust Python's recursion limit)."""
+
+    depth = 0
 
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            mark = event.start_mark
-            raise ConfigError(
-                f"YAML aliases are not allowed in run files: '*{event.anchor}' at line {mark.line + 1}, "
-                f"column {mark.column + 1} of {self.name}; write the values out instead."
-            )
-        return super().compose_node(parent, index)
+        event = self.peek_event()
+        mark = event.start_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1} of {self.name}"
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(f"YAML aliases are not allowed in run files: '*{event.anchor}' at {where}; "
+                              "write the values out instead.")
+        if self.depth >= MAX_DEPTH:
+            raise ConfigError(f"YAML nested deeper than {MAX_DEPTH} levels at {where}; a run file nests a few levels.")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def parse_yaml(text: str, where: str = "<string>") -> Any:
@@ -188,6 +201,43 @@ def check_sizes(where: str, options: dict) -> None:
             _positive_ints(f"{where}.{key}", options[key])
 
 
+def trial_build(cls: type, fill: dict, options: dict, where: str) -> None:
+    """Build ``cls(**fill, **options)`` on the meta device, so that its own argument checks run now.
+
+    Nothing is allocated (a size of 10**9 costs nothing) and no random number is drawn from the
+    CPU generator. ``fill`` stands in for what the run takes from the data (tiny sizes); an error
+    whose message names an argument of ``options`` becomes a :class:`ConfigError` naming it as
+    ``where.<argument>``. Any other error is left for the run to meet: a trial build is not the
+    model the run builds.
+
+    Parameters
+    ----------
+    cls : type
+        The model class.
+    fill : dict
+        The arguments the run fills in from the data.
+    options : dict
+        The section's arguments.
+    where : str
+        The section, for the message (``"model"``, ``"variants.dae"``).
+
+    Raises
+    ------
+    ConfigError
+        For a value the constructor refuses (its message, the argument renamed to its key).
+    """
+    try:
+        with torch.device("meta"):
+            cls(**fill, **options)
+    except (TypeError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        found = re.match(r"The '(\w+)((?:\[\w*\])?)' parameter", message)
+        if found and found.group(1) in options:
+            raise ConfigError(message.replace(f"'{found.group(1)}", f"'{where}.{found.group(1)}", 1)) from None
+    except Exception:  # noqa: BLE001 (an operation the meta device lacks: the run will tell)
+        pass
+
+
 def check_train(where: str, train: Any) -> None:
     """A ``pretrain``/``finetune``/``train`` section: the ranges and choices of :func:`layerwise.fit`."""
     _rule(check_int, f"{where}.epochs", train.epochs, 0)
@@ -227,7 +277,7 @@ def _check_data(data: Any) -> None:
         if value is not None and key not in spec.options:
             raise ConfigError(f"'data.{key}' is {value!r}, but data set {name!r} takes no {key}; "
                               f"its options are: {', '.join(spec.options) or 'none'}.")
-    unknown = sorted(set(data.options) - set(spec.options))
+    unknown = sorted(set(data.options) - set(spec.options), key=str)
     if unknown:
         raise ConfigError(f"Unknown key(s) {', '.join(repr(f'data.options.{u}') for u in unknown)} for data set "
                           f"{name!r}; its options are: {', '.join(spec.options) or 'none'}.")
@@ -260,6 +310,12 @@ def check_values(cfg: Any) -> None:
         One line naming the first bad key, its value and what was expected.
     """
     check_name("name", cfg.name)
+    for key, value in (("model", cfg.model), ("variants", cfg.variants), ("data.options", cfg.data.options)):
+        if not isinstance(value, dict):
+            raise ConfigError(f"'{key}' must be a mapping (or left out); got {value!r}.")
+    for key in ("standardize", "grayscale"):
+        if not isinstance(getattr(cfg.data, key), bool):
+            raise ConfigError(f"'data.{key}' must be true or false; got {getattr(cfg.data, key)!r}.")
     if not isinstance(cfg.seeds, list) or not cfg.seeds:
         raise ConfigError(f"'seeds' must be a non-empty list of ints >= 0; got {cfg.seeds!r}.")
     for i, seed in enumerate(cfg.seeds):
