@@ -79,15 +79,32 @@ def test_other_exceptions_are_not_hidden(monkeypatch):
         cli.main(["run", "demo"])
 
 
-def test_sample_out_naming_a_file(tmp_path, capsys):
+def test_sample_out_naming_a_file_and_a_bad_shape(tmp_path, capsys):
     save_checkpoint(tmp_path / "rbm", RBM(4, 3))
+    written = sorted(p.name for p in (tmp_path / "rbm").iterdir())
     taken = tmp_path / "taken"
     taken.write_text("keep me")
     code = cli.main(["sample", str(tmp_path / "rbm"), "--n", "2", "--steps", "2", "--out", str(taken)])
     err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and ("FileExistsError" in err or "NotADirectoryError" in err)
-    assert str(taken) in err
+    assert code == 2 and err.count("\n") == 1 and f"'{taken}' is a file" in err
     assert taken.read_text() == "keep me"
+    code = cli.main(["sample", str(tmp_path / "rbm"), "--n", "2", "--steps", "2", "--shape", "2xtwo"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'--shape' must be HxW" in err and "'2xtwo'" in err
+    assert sorted(p.name for p in (tmp_path / "rbm").iterdir()) == written  # no samples.png
+
+
+def test_full_disk_while_writing_is_one_line(tmp_path, monkeypatch, capsys):
+    from layerwise import plots
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "rbm" / "samples.png"))
+
+    save_checkpoint(tmp_path / "rbm", RBM(4, 3))
+    monkeypatch.setattr(plots, "plot_samples", full)
+    assert cli.main(["sample", str(tmp_path / "rbm"), "--n", "2", "--steps", "2", "--shape", "2x2"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "OSError: [Errno 28] No space left on device" in err
 
 
 def test_corrupt_safetensors_at_evaluate(tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 
 from layerwise import cli
 from layerwise.app.config import ConfigError, apply_overrides, load_config
-from layerwise.app.validate import MAX_RUN_FILE_BYTES, parse_yaml, read_yaml
+from layerwise.app.validate import MAX_DEPTH, MAX_RUN_FILE_BYTES, parse_yaml, read_yaml
 
 
 def bomb(levels=9, width=9):
@@ -88,3 +88,19 @@ def test_override_values_are_parsed_alias_free():
 def test_a_folder_is_not_a_run_file(tmp_path):
     with pytest.raises(ConfigError, match="is a folder"):
         load_config(tmp_path)
+
+
+def test_deep_nesting_is_refused_before_python_recurses():
+    for text in ("[" * 100_000, "a: " + "{b: " * 60 + "1" + "}" * 60):
+        with pytest.raises(ConfigError, match=f"nested deeper than {MAX_DEPTH} levels at line 1"):
+            parse_yaml(text, "deep.yaml")
+    assert parse_yaml("a: " + "[" * 40 + "]" * 40) == {"a": eval("[" * 40 + "]" * 40)}
+
+
+def test_many_or_odd_keys_give_a_short_line(tmp_path):
+    path = tmp_path / "keys.yaml"
+    path.write_text("".join(f"k{i}: {i}\n" for i in range(5000)) + "1: int key\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg and len(msg) < 400 and "and 4991 more" in msg and "'1'" in msg

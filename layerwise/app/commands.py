@@ -166,10 +166,12 @@ def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shap
     tuple of Path
         The two pictures.
     """
-    model = load_model(checkpoint)
     steps = check_int("steps", steps, 1)
     n = check_int("n", n, 1)
     every = check_int("every", every, 1) if every else max(steps // 10, 1)
+    image = _image_shape(shape) if shape else None
+    out = check_out(out) if out is not None else None
+    model = load_model(checkpoint)
     torch.manual_seed(seed)
     if hasattr(model, "generate"):
         snaps = model.generate(n, gibbs_steps=steps, every=every)
@@ -177,7 +179,6 @@ def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shap
         snaps = model.sample(n, steps, every=every)
     else:
         raise ValueError(f"{type(model).__name__} cannot be sampled; 'layerwise sample' takes RBM and DBN checkpoints.")
-    image = tuple(int(d) for d in shape.lower().split("x")) if shape else None
     out = out or (checkpoint if checkpoint.is_dir() else checkpoint.parent)
     d = snaps.shape[-1]
     k = min(8, n)
@@ -187,6 +188,14 @@ def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shap
                            title=f"{k} chains, every {every} sweeps (top to bottom)")
     log(f"wrote {a} and {b}")
     return a, b
+
+
+def _image_shape(text: str) -> tuple[int, int]:
+    """``"28x28"`` -> (28, 28); anything else a ValueError naming ``--shape``."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"'--shape' must be HxW with two positive ints, e.g. 28x28; got {text!r}.")
+    return int(parts[0]), int(parts[1])
 
 
 def visualize_command(checkpoint: Path, layers: Sequence[int] | None, channels: Sequence[int] | None, top: int,
