@@ -7,11 +7,15 @@ when the command runs (so that ``layerwise --help`` starts without loading torch
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "DEBUG_ENV", "one_line"]
+
+#: Set to 1 (or pass ``--traceback``) to see the traceback of an error instead of its one line.
+DEBUG_ENV = "LAYERWISE_DEBUG"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -25,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="layerwise",
         description="Unsupervised learning and greedy layer-wise pre-training on PyTorch.",
     )
+    parser.add_argument("--traceback", action="store_true",
+                        help=f"on an error, show the traceback, not one line (also: {DEBUG_ENV}=1); "
+                        "may be given anywhere on the line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="pre-training vs random init on the embedded digits (about a minute)",
@@ -97,9 +104,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (YAML marks, torch's allocator and CUDA messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _debug(argv: list[str]) -> bool:
+    return "--traceback" in argv or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``layerwise`` command."""
+    """Entry point of the ``layerwise`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done; 2 a usage error (a bad run file, option or value, a missing
+        file; nothing was written); 1 a failure while running (an OS error such as a full disk
+        or a denied permission, an unreadable safetensors file, the allocator running out of
+        memory). Errors are printed on one line to stderr; with ``--traceback`` or
+        ``LAYERWISE_DEBUG=1`` they are raised instead, with their traceback.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug(argv)
+    argv = [a for a in argv if a != "--traceback"]
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     command = "layerwise " + " ".join(shlex.quote(a) for a in argv)
@@ -111,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides look like --section.key=value)")
+    from safetensors import SafetensorError
+
     from .app import commands
     from .app.config import ConfigError
 
@@ -136,8 +171,18 @@ def main(argv: list[str] | None = None) -> int:
             commands.visualize_command(args.checkpoint, args.layer, args.channels, args.top, args.data, args.split,
                                        args.n, args.root, args.out)
     except (ConfigError, ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"layerwise {args.command}: error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"layerwise {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except (OSError, SafetensorError, RuntimeError, MemoryError) as exc:
+        if debug:
+            raise
+        kind = type(exc).__name__
+        what = kind if one_line(exc) == kind else f"{kind}: {one_line(exc)}"
+        print(f"layerwise {args.command}: error: {what} (--traceback or {DEBUG_ENV}=1 shows where)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,6 +2,7 @@
 
 Modules, each importing only those above it in this list and the package below:
 
+* :mod:`~layerwise.app.validate` -- bounded alias-free YAML, safe names, every value in range;
 * :mod:`~layerwise.app.config` -- run files: typed sections, checked when the file loads;
 * :mod:`~layerwise.app.data` -- the splits of a run;
 * :mod:`~layerwise.app.report` -- verdicts, summaries, tables, ``report.md``;

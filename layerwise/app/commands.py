@@ -16,6 +16,7 @@ from .config import builtin_configs, load_config
 from .demo import run_deconv_demo
 from .report import default_run_dir, format_table, summarise, write_report
 from .run import run
+from .validate import check_out
 
 __all__ = ["run_command", "experiment_command", "list_configs", "list_datasets", "evaluate_command",
            "sample_command", "visualize_command"]
@@ -51,7 +52,7 @@ def run_command(name: str, overrides: Sequence[str], out: Path | None, device: s
     """
     overrides = [*overrides, f"device={device}"] if device else list(overrides)
     cfg = load_config(name, overrides)
-    out = out or default_run_dir(cfg.name)
+    out = check_out(out or default_run_dir(cfg.name))
     log(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
     t0 = time.perf_counter()
     report = run(cfg, out, command=command, progress=progress, log=log)
@@ -98,7 +99,7 @@ def experiment_command(sources: Sequence[str], overrides: Sequence[str], seeds: 
     fraction_list = parse_fractions(fractions)
     overrides = [*overrides, f"device={device}"] if device else list(overrides)
     configs = load_experiment(sources, overrides)
-    out = out or default_run_dir("experiment")
+    out = check_out(out or default_run_dir("experiment"))
     cells = sum(len(c.variants) for c in configs) * len(seed_list) * len(fraction_list)
     log(f"layerwise experiment: {len(configs)} run file(s), {cells} cells ({len(seed_list)} seeds x "
         f"{len(fraction_list)} label fractions), folder {out}")
@@ -165,10 +166,12 @@ def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shap
     tuple of Path
         The two pictures.
     """
-    model = load_model(checkpoint)
     steps = check_int("steps", steps, 1)
     n = check_int("n", n, 1)
     every = check_int("every", every, 1) if every else max(steps // 10, 1)
+    image = _image_shape(shape) if shape else None
+    out = check_out(out) if out is not None else None
+    model = load_model(checkpoint)
     torch.manual_seed(seed)
     if hasattr(model, "generate"):
         snaps = model.generate(n, gibbs_steps=steps, every=every)
@@ -176,7 +179,6 @@ def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shap
         snaps = model.sample(n, steps, every=every)
     else:
         raise ValueError(f"{type(model).__name__} cannot be sampled; 'layerwise sample' takes RBM and DBN checkpoints.")
-    image = tuple(int(d) for d in shape.lower().split("x")) if shape else None
     out = out or (checkpoint if checkpoint.is_dir() else checkpoint.parent)
     d = snaps.shape[-1]
     k = min(8, n)
@@ -186,6 +188,14 @@ def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shap
                            title=f"{k} chains, every {every} sweeps (top to bottom)")
     log(f"wrote {a} and {b}")
     return a, b
+
+
+def _image_shape(text: str) -> tuple[int, int]:
+    """``"28x28"`` -> (28, 28); anything else a ValueError naming ``--shape``."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"'--shape' must be HxW with two positive ints, e.g. 28x28; got {text!r}.")
+    return int(parts[0]), int(parts[1])
 
 
 def visualize_command(checkpoint: Path, layers: Sequence[int] | None, channels: Sequence[int] | None, top: int,

@@ -219,9 +219,9 @@ def parse_fractions(text: str | Sequence[float]) -> list[float]:
         try:
             f = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"Label fractions must be numbers in (0, 1]; got {v!r}.") from None
+            raise ValueError(f"'label_fractions' must be numbers in (0, 1]; got {v!r}.") from None
         if not 0.0 < f <= 1.0 or math.isnan(f):
-            raise ValueError(f"Label fractions must lie in (0, 1]; got {f!r}.")
+            raise ValueError(f"'label_fractions' must lie in (0, 1]; got {f!r}.")
         out.append(f)
     if not out:
         raise ValueError("Give at least one label fraction, e.g. 0.01,0.1,1.0.")

@@ -42,7 +42,9 @@ against their dataclasses, the ``model:`` section against the constructor of the
 (:data:`LEARNER_SECTIONS`), giving one checked :class:`Variant` per variant. An unknown key
 anywhere is an error that names it and lists the valid ones (minGPT's ``merge_from_args`` and
 nanoGPT's configurator, without ``exec``); a value of the wrong type names the key, the value
-and the expected type.
+and the expected type. Then every value is checked (:mod:`layerwise.app.validate`: ranges,
+choices, the device, safe names, the data set's files), and the file itself is read bounded
+and alias-free (:func:`~layerwise.app.validate.read_yaml`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..models.autoencoder import AutoEncoder
 from ..models.classifier import CNNClassifier
@@ -68,15 +69,12 @@ from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
 from ..presets import PRESETS
 from ..training import fit
+from .validate import ConfigError, check_sizes, check_train, check_values, parse_yaml, read_yaml, trial_build
 
 __all__ = ["DataConfig", "TrainConfig", "NetworkConfig", "EvalConfig", "ClassifierConfig", "RunConfig",
            "ModelSection", "Variant", "MODEL_SECTIONS", "LEARNER_SECTIONS", "TASK_NAMES", "LEARNERS",
            "load_config", "config_from_dict", "with_preset", "apply_overrides", "config_to_dict", "check_options",
            "check_cnn", "check_config", "ConfigError", "builtin_configs", "builtin_dir"]
-
-
-class ConfigError(ValueError):
-    """A run file that cannot be used: unknown key, wrong type, missing file."""
 
 
 @dataclass
@@ -261,16 +259,22 @@ def _check_annotation(key: str, value: Any, annotation: Any) -> None:
         raise ConfigError(f"'{key}' must be of type {annotation}; got {value!r} ({type(value).__name__}).")
 
 
+def _key_list(keys: list, where: str, limit: int = 10) -> str:
+    """``'where.a', 'where.b'`` for the first ``limit`` keys, then how many more (a message stays one short line)."""
+    shown = ", ".join(repr(f"{where}.{k}" if where else str(k)) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
 def _build(cls, values: Any, where: str):
     if values is None:
         return cls()
     if not isinstance(values, dict):
         raise ConfigError(f"'{where}' must be a mapping of keys to values; got {values!r}.")
     valid = {f.name: f for f in fields(cls) if not f.metadata.get("derived")}
-    unknown = sorted(set(values) - set(valid))
+    unknown = sorted(set(values) - set(valid), key=str)
     if unknown:
         raise ConfigError(
-            f"Unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(f'{where}.{u}' if where else u) for u in unknown)}; "
+            f"Unknown key{'s' if len(unknown) > 1 else ''} {_key_list(unknown, where)}; "
             f"valid keys{' of ' + repr(where) if where else ''} are: {', '.join(sorted(valid))}."
         )
     kwargs = {}
@@ -312,10 +316,10 @@ def check_options(cls, options: dict, where: str, skip: tuple[str, ...] = ()) ->
     """
     params = inspect.signature(cls).parameters
     valid = [p for p in params if p not in ("self",) + skip]
-    unknown = sorted(set(options) - set(valid))
+    unknown = sorted(set(options) - set(valid), key=str)
     if unknown:
         raise ConfigError(
-            f"Unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(f'{where}.{u}') for u in unknown)} "
+            f"Unknown key{'s' if len(unknown) > 1 else ''} {_key_list(unknown, where)} "
             f"for {cls.__name__}; valid keys are: {', '.join(valid)}."
         )
     for name, value in options.items():
@@ -438,8 +442,25 @@ def _variant(cfg: RunConfig, options: dict) -> Variant:
     return Variant(kind, options, train)
 
 
+def _trial_fill(kind: str, cfg: RunConfig, learner: bool) -> dict | None:
+    """What the run fills in for a model of task (or layer learner) ``kind``, with a tiny data
+    width of 4 (:func:`~layerwise.app.validate.trial_build`); None where the data's image shape matters."""
+    given = cfg.network.hidden_sizes if learner else cfg.model.get("hidden_sizes")
+    hidden = list(given) if isinstance(given, list) else []
+    fills = {
+        "autoencoder": {"n_inputs": 4, "hidden_sizes": [hidden[0] if hidden else 3],
+                        "activation": cfg.network.activation} if learner else {"n_inputs": 4},
+        "rbm": {"n_visible": 4, "n_hidden": hidden[0] if hidden else 3} if learner else {"n_visible": 4},
+        "dbn": {"sizes": [4, *hidden]},
+        "dbm": {"sizes": [4, *hidden]},
+        "sbn": {"sizes": [4, *hidden]},
+        "csc": {"in_channels": 1},
+    }
+    return fills.get(kind)
+
+
 def check_config(cfg: RunConfig) -> None:
-    """Check what needs more than one section: the task's model section, every variant.
+    """Check every value (:func:`~layerwise.app.validate.check_values`), the task's model section, every variant.
 
     Fills ``cfg.learners`` with the checked variants of a ``compare`` run.
 
@@ -448,16 +469,28 @@ def check_config(cfg: RunConfig) -> None:
     ConfigError
         Naming the bad key or value and what was expected.
     """
+    check_values(cfg)
     if cfg.task == "compare":
         check_cnn(cfg.network.cnn)
         cfg.learners = {name: None if options is None else _variant(cfg, options)
                         for name, options in cfg.variants.items()}
+        for name, spec in cfg.learners.items():
+            if spec is not None:
+                check_sizes(f"variants.{name}", spec.options)
+                check_train(f"variants.{name}.pretrain", spec.train)
+                fill = _trial_fill(spec.learner, cfg, learner=True)
+                if fill is not None:
+                    trial_build(LEARNER_SECTIONS[spec.learner].cls, fill, spec.options, f"variants.{name}")
         return
     model = dict(cfg.model)
     if cfg.task == "cnn":
         network = model.get("network", cfg.network.cnn)
         check_cnn(network if isinstance(network, str) else None)
-    MODEL_SECTIONS[cfg.task].check(model, "model", f"Task {cfg.task!r}")
+    section = MODEL_SECTIONS[cfg.task]
+    options = section.check(model, "model", f"Task {cfg.task!r}")
+    fill = _trial_fill(cfg.task, cfg, learner=False)
+    if fill is not None:
+        trial_build(section.cls, fill, options, "model")
 
 
 # ---- files -----------------------------------------------------------------------------------
@@ -490,7 +523,7 @@ def config_from_dict(values: dict, tasks: tuple[str, ...] = TASK_NAMES) -> RunCo
     if cfg.task not in TASK_NAMES:
         raise ConfigError(f"'task' must be one of {', '.join(TASK_NAMES)}; got {cfg.task!r}.")
     if not cfg.seeds:
-        raise ConfigError("'seeds' must list at least one seed.")
+        raise ConfigError(f"'seeds' must list at least one seed; got {cfg.seeds!r}.")
     check_config(cfg)
     return cfg
 
@@ -592,10 +625,11 @@ def load_config(path_or_name: str | Path, overrides: list[str] = (), tasks: tupl
                 f"No run file '{path_or_name}': not a file, nor a built-in config "
                 f"({', '.join(builtins) or 'none'})."
             )
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"'{path}' is not valid YAML: {exc}") from exc
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a folder; 'layerwise run' takes one run file (a folder of them: "
+                          "'layerwise experiment').")
+    values = read_yaml(path)
+    values = {} if values is None else values
     if not isinstance(values, dict):
         raise ConfigError(f"'{path}' must hold a mapping at the top level; got {type(values).__name__}.")
     try:
@@ -620,5 +654,5 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"Override {item!r}: '{p}' is not a section.")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_yaml(raw, f"--{key}")
     return out

@@ -9,6 +9,7 @@ import yaml
 from .compare import run_compare
 from .config import RunConfig, check_config, config_to_dict
 from .tasks import run_single
+from .validate import check_out, check_values
 
 __all__ = ["run"]
 
@@ -16,9 +17,8 @@ __all__ = ["run"]
 def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log=print) -> Path:
     """Run ``cfg`` into the folder ``out``; return the report's path.
 
-    A config from :func:`~layerwise.app.config.load_config` is checked already; one built in
-    Python (or copied with :func:`dataclasses.replace`, which drops the checked variants) is
-    checked here, before the folder is made.
+    The whole config is checked (:func:`~layerwise.app.config.check_config`), and ``out`` must
+    not be a file, before the folder is made: a bad run writes nothing.
 
     Parameters
     ----------
@@ -39,7 +39,10 @@ def run(cfg: RunConfig, out: Path, command: str = "", progress: bool = True, log
         ``out / "report.md"``.
     """
     if cfg.task != "compare" or cfg.learners.keys() != cfg.variants.keys():
-        check_config(cfg)
+        check_config(cfg)  # (load_config's configs have their checked variants: not again)
+    else:
+        check_values(cfg)
+    out = check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     if cfg.task == "compare":

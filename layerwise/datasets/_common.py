@@ -33,6 +33,8 @@ __all__ = [
     "check_scale",
     "check_size",
     "require_path",
+    "check_relative",
+    "contained",
     "apply_scale",
     "shape_images",
     "split_mask",
@@ -229,6 +231,71 @@ def require_path(name: str, path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"The 'path' parameter must be a str or os.PathLike. Got {type(path).__name__} instead.")
     return Path(path).expanduser()
+
+
+# --------------------------------------------------------------------------------------------
+# Files listed by a data set
+# --------------------------------------------------------------------------------------------
+def check_relative(path: str, where: str) -> str:
+    """Refuse a listed file name that leaves its folder by its spelling alone (fast; no file is touched).
+
+    Parameters
+    ----------
+    path : str
+        A file name from a data set's metadata (``images/x.jpg``), relative to its folder.
+    where : str
+        The file and row it comes from, for the message.
+
+    Returns
+    -------
+    str
+        ``path``, which is relative and has no ``..`` component.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` and ``path``.
+    """
+    parts = path.replace("\\", "/").split("/")
+    if os.path.isabs(path) or path.startswith(("/", "\\")) or ".." in parts or "\0" in path:
+        raise ValueError(
+            f"{where}: the listed file {path!r} leaves the data set's folder (an absolute path or a '..' "
+            f"component); listed files must be relative paths inside it."
+        )
+    return path
+
+
+def contained(folder: str | os.PathLike, path: str | os.PathLike, where: str) -> Path:
+    """``folder / path`` with every symlink resolved, refused when it lies outside ``folder``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The data set's folder (itself resolved first, so a symlinked data folder is fine).
+    path : str or os.PathLike
+        A listed file, relative to ``folder`` (or absolute).
+    where : str
+        The file and row it comes from, for the message.
+
+    Returns
+    -------
+    pathlib.Path
+        The resolved file (which need not exist).
+
+    Raises
+    ------
+    ValueError
+        When the resolved file is not inside the resolved ``folder``, naming ``where``, the
+        listed path and where it leads.
+    """
+    base = Path(folder).resolve()
+    target = (base / path).resolve()
+    if base not in target.parents:
+        raise ValueError(
+            f"{where}: the listed file {str(path)!r} resolves to {target}, outside the data set's folder "
+            f"{base} (symlinks followed); refusing to read it."
+        )
+    return target
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,11 @@ Pixels
     resized to ``size = (width, height)`` with Pillow's bilinear filter (antialiased when
     shrinking). Images that are missing, do not decode, or have an unusable face box are counted
     skips: one warning and the summary name them; they never stop the load.
+Paths
+    A listed image must lie inside the folder of its metadata file (``labels.csv``'s folder,
+    the ``.mat``'s folder): an absolute path or a ``..`` component is refused when the table is
+    read, and each image's path is resolved (symlinks followed) before it is opened; one that
+    leads outside the folder stops the load with a ValueError naming the row.
 Summary
     One paragraph of what was dropped and why, printed when ``verbose=True`` (the default) and
     returned in ``info["summary"]`` with ``return_info=True``.
@@ -76,6 +81,7 @@ from ._common import (
     check_optional_real,
     check_scale,
     check_size,
+    contained,
     data_root,
     shape_images,
     split_mask,
@@ -288,8 +294,12 @@ def _read_image(path: str, box, o: dict) -> np.ndarray:
         return np.asarray(im, dtype=np.uint8)
 
 
-def _read_images(paths, boxes, o: dict, what: str):
-    """Decode every image; returns (pixels (n, C, H, W) uint8, ok mask, skip counts)."""
+def _read_images(paths, boxes, o: dict, what: str, folder: Path, rows: list[str]):
+    """Decode every image; returns (pixels (n, C, H, W) uint8, ok mask, skip counts).
+
+    Each path is resolved first (symlinks followed) and refused, naming its row (``rows[i]``),
+    when it leads outside ``folder``.
+    """
     from PIL import Image
     from tqdm.auto import tqdm
 
@@ -300,6 +310,7 @@ def _read_images(paths, boxes, o: dict, what: str):
     skipped = {r: 0 for r in SKIP_REASONS}
     examples = []
     for i in tqdm(range(len(paths)), desc=what, unit="img", disable=None if len(paths) > 500 else True, leave=False):
+        contained(folder, paths[i], rows[i])
         try:
             pixels = _read_image(paths[i], None if boxes is None else boxes[i], o)
         except FileNotFoundError:
@@ -504,7 +515,9 @@ def _prepare(name: str, split: str, source: Path, o: dict) -> dict:
         sel, head, notes = _prepare_imdb_wiki(name, split, source, o)
     if len(sel["row"]) == 0:
         raise ValueError(f"{name}: no rows of split {split!r} are left to load: {head}.")
-    X, ok, skipped, examples = _read_images(sel["path"], sel["box"], o, f"{name} {split}")
+    line = (lambda r: f"line {r + 2}") if name == "utkface" else (lambda r: f"row {r}")
+    rows = [f"{source}, {line(int(r))}" for r in sel["row"]]
+    X, ok, skipped, examples = _read_images(sel["path"], sel["box"], o, f"{name} {split}", source.parent, rows)
     if not ok.any():
         where = f"beside {source}, at its full_path (NN/xxx.jpg)" if name != "utkface" else f"in {source.parent}"
         raise ValueError(

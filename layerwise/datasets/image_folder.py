@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .._validation import check_choice
-from ._common import SPLITS, apply_scale, check_bool, check_scale, check_size, require_path, shape_images
+from ._common import SPLITS, apply_scale, check_bool, check_scale, check_size, contained, require_path, shape_images
 
 __all__ = ["load", "locate", "IMAGE_SUFFIXES"]
 
@@ -36,7 +36,8 @@ def load(
         Required: the folder. The class index of an image is the position of its sub-folder in
         the sorted folder names. When ``path`` holds both ``train/`` and ``test/``, ``split``
         picks one; otherwise all of ``path`` is read. Files that do not decode are skipped with
-        one warning counting them.
+        one warning counting them. Every image must lie inside ``path`` once symlinks are
+        resolved: a symlinked class folder or file that leads elsewhere is refused (ValueError).
     split : {'train', 'test'}
         See ``path``.
     flatten : bool
@@ -67,7 +68,8 @@ def load(
     FileNotFoundError
         ``path`` is not a folder.
     ValueError
-        No class folders, no readable image, images of different sizes without ``size``.
+        No class folders, no readable image, images of different sizes without ``size``, or a
+        class folder or image that resolves (symlinks followed) to somewhere outside ``path``.
     """
     from PIL import Image
 
@@ -90,6 +92,7 @@ def load(
         for file in sorted((path / cls).iterdir()):
             if not file.is_file() or file.suffix.lower() not in IMAGE_SUFFIXES or file.name.startswith("."):
                 continue
+            contained(path, file.relative_to(path), f"image folder {path}, class {cls!r}")
             try:
                 with Image.open(file) as im:
                     im = im.convert(mode)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice
-from ._common import ENV_ROOT, check_bool, check_optional_real, data_root, root_and_source, root_rule
+from ._common import ENV_ROOT, check_bool, check_relative, check_optional_real, data_root, root_and_source, root_rule
 
 __all__ = [
     "NAMES",
@@ -207,8 +207,9 @@ def imdb_wiki_table(mat_path: str | os.PathLike, key: str | None = None) -> dict
     FileNotFoundError
         When ``mat_path`` does not exist.
     ValueError
-        Naming the file: not a ``.mat`` file, no struct, missing fields (named), or fields of
-        different lengths.
+        Naming the file: not a ``.mat`` file, no struct, missing fields (named), fields of
+        different lengths, or a ``full_path`` that is absolute or has a ``..`` component (naming
+        the row; symlinks are checked when the images are read).
     """
     mat_path = Path(mat_path)
     if not mat_path.is_file():
@@ -228,6 +229,8 @@ def imdb_wiki_table(mat_path: str | os.PathLike, key: str | None = None) -> dict
     if len(set(lengths.values())) != 1 or np.asarray(record["face_location"]).size not in (n, 4 * n):
         lengths["face_location"] = np.asarray(record["face_location"]).size
         raise ValueError(f"{mat_path}: the struct's fields must all hold N entries; found lengths {lengths}.")
+    for i, p in enumerate(table["full_path"]):
+        check_relative(p, f"{mat_path}, full_path of row {i}")
     table["face_location"] = _column_boxes(record["face_location"], n)
     table["age"] = age_at_photo(table["dob"], table["photo_taken"])
     g = table["gender"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import data_root, root_and_source, root_rule
+from ._common import check_relative, data_root, root_and_source, root_rule
 
 __all__ = ["UTKFACE_FOLDER", "labels_path", "utkface_table", "locate"]
 
@@ -103,7 +103,9 @@ def utkface_table(root: str | os.PathLike | None = None) -> dict[str, np.ndarray
     FileNotFoundError
         Naming where labels.csv was looked for.
     ValueError
-        Naming the file and line: missing columns, a non-integer age, a gender not 0/1/blank.
+        Naming the file and line: missing columns, a non-integer age, a gender not 0/1/blank, a
+        ``path`` that is absolute or has a ``..`` component (it must lie in the folder; symlinks
+        are checked when the images are read).
     """
     path = labels_path(root)
     with open(path, newline="", encoding="utf-8") as fh:
@@ -115,6 +117,7 @@ def utkface_table(root: str | os.PathLike | None = None) -> dict[str, np.ndarray
     ages, genders, races = [], [], []
     for line, r in enumerate(rows, start=2):
         where = f"{path}, line {line}"
+        check_relative(r["path"] or "", where)
         ages.append(_parse_int(r["age"] or "", "age", where))
         genders.append(_parse_int(r["gender"] or "", "gender", where, (0, 1)))
         races.append(_parse_int(r.get("race") or "", "race", where, (0, 1, 2, 3, 4)))
