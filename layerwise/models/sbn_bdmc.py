@@ -96,17 +96,22 @@ class SBNPosteriorPath(AnnealingPath):
         layers = [self.v] + [h.clone() for h in state]
         n_layers = len(self.W)
         z = [F.linear(layers[k + 1], self.W[k], self.b[k]) for k in range(n_layers)]  # logits of layer k
+        sp = [F.softplus(t) for t in z]                                   # their softplus, kept current
         order = [(l, j) for l in range(1, n_layers + 1) for j in range(layers[l].shape[1])]
         for l, j in (reversed(order) if reverse else order):
             col = self.W[l - 1][:, j]                                     # (n_{l-1},)
-            h_j = layers[l][:, j:j + 1]                                   # (N, 1)
-            z_off = z[l - 1] - h_j * col                                  # unit j off
-            z_on = z_off + col                                            # unit j on
-            below = layers[l - 1] @ col - (F.softplus(z_on) - F.softplus(z_off)).sum(1)
+            h_j = layers[l][:, j]                                         # (N,)
+            sign = 1.0 - 2.0 * h_j                                        # +1: the other state is "on"
+            z_other = torch.addcmul(z[l - 1], sign[:, None], col)         # logits below with unit j flipped
+            sp_other = F.softplus(z_other)
+            # log p(x | on) - log p(x | off) = x . col - sum_i [softplus(z_on) - softplus(z_off)]
+            below = layers[l - 1] @ col - sign * (sp_other.sum(1) - sp[l - 1].sum(1))
             prior = z[l][:, j] if l < n_layers else self.a[j]
             new = sample_bernoulli(torch.sigmoid(prior + (beta if l == 1 else 1.0) * below), generator)
-            layers[l][:, j] = new
-            z[l - 1] = z_off + new[:, None] * col
+            flip = (new != h_j)[:, None]
+            z[l - 1] = torch.where(flip, z_other, z[l - 1])
+            sp[l - 1] = torch.where(flip, sp_other, sp[l - 1])
+            layers[l][:, j] = new  # z[l] (this layer's own logits) does not depend on its units
         return layers[1:]
 
     def transition(self, state: Sequence[Tensor], beta: float, generator: torch.Generator | None) -> list[Tensor]:
