@@ -498,7 +498,9 @@ class DBN(nn.Module):
         dev = x.device
         if generator is None:
             generator = torch.Generator(device=dev).manual_seed(int(torch.randint(2**62, (1,))))
-        log_z = self.top_log_partition(x, ais_options, generator) if log_z is None else check_real("log_z", float(log_z))
+        if log_z is None:
+            log_z = self.top_log_partition(x, ais_options, generator)
+        log_z = check_real("log_z", float(log_z))
         opts = dict(raise_options or {})
         if "generator" not in opts:
             opts["generator"] = torch.Generator(device=dev).manual_seed(
