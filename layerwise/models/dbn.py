@@ -345,8 +345,9 @@ class DBN(nn.Module):
         -F_L(h^{L-1}) - log Z_L`` (``top="log_z"``). With ``top="raise"`` it is replaced by its RAISE
         estimate (:func:`layerwise.likelihood.raise_log_likelihood` on the states ``h^{L-1}`` as the
         top RBM's visible vectors; Burda, Grosse & Salakhutdinov 2015), a stochastic lower bound on
-        ``log p_ann(h^{L-1})`` that needs no log Z: a conservative bound, where an AIS log Z (a
-        stochastic *under*-estimate) makes ``top="log_z"`` optimistic. :meth:`lower_bound_interval`
+        ``log p_ann(h^{L-1})`` that needs no log Z: conservative once the schedule is long enough
+        for ``p_ann`` to be the top RBM (a short one can favour the up-pass codes), where an AIS
+        log Z (a stochastic *under*-estimate) makes ``top="log_z"`` optimistic. :meth:`lower_bound_interval`
         gives both, on the same samples.
 
         Each expectation over a hidden layer is a sum over its 2^n states (``exact``) or a Monte
@@ -466,9 +467,13 @@ class DBN(nn.Module):
         Salakhutdinov 2015) on the states ``h^{L-1}`` as its visible vectors: a stochastic lower
         bound on the annealing model's ``log p_ann(h)``, which is at or below ``log p_top(h)`` on
         average over the top RBM's own samples and tends to it as the schedule lengthens; it
-        needs no log Z. So ``[lower, upper]`` brackets ``B*`` in expectation, and ``lower`` is
-        the conservative figure to quote for ``log p(v)``. ``upper`` is no bound on ``log p(v)``:
-        it can lie on either side of it.
+        needs no log Z. The up-pass states are not the top RBM's samples, though: a short
+        schedule's smoother ``p_ann`` can give them more mass than ``p_top`` (on random tiny DBNs,
+        whose codes are atypical for the top RBM, ``B(v; log p_ann) > B*`` in most seeds at 3 to
+        10 temperatures; ``tests/test_sbn_dbn_sandwich.py``). So ``[lower, upper]`` brackets
+        ``B*`` in expectation once the schedule is long enough that ``lower`` stops moving, and
+        then ``lower`` is the conservative figure to quote for ``log p(v)``. ``upper`` is no bound
+        on ``log p(v)``: it can lie on either side of it.
 
         A method here rather than a function in ``layerwise.likelihood``: the two ends must take
         the expectations over Q on the *same* samples of ``h`` (the generator's state is replayed),
