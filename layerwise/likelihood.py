@@ -62,9 +62,9 @@ def reverse_anneal(path: AnnealingPath, betas: Tensor, state: Any, generator: to
 
         x_0 ~ p_0,   x_k ~ T_k(. | x_{k-1})  (k = 1..K),          p_ann(x) = P(x_K = x).      (1)
 
-    Its reversal started at ``x_K = x`` (``x_{k-1} ~ T_k(. | x_k)`` for ``k = K..1``; a
-    reversible ``T_k`` is its own reversal) is an importance distribution for the first K
-    states, and the ratio of the two path probabilities telescopes (the ``Z_k`` cancel)::
+    Its reversal started at ``x_K = x`` (``x_{k-1} ~ T~_k(. | x_k)`` for ``k = K..1``, the path's
+    ``reverse_transition``; a reversible ``T_k`` is its own reversal) is an importance
+    distribution for the first K states, and the ratio of the two path probabilities telescopes (the ``Z_k`` cancel)::
 
         w = p_0(x_0) prod_k T_k(x_k | x_{k-1}) / prod_k T_k(x_{k-1} | x_k)
           = f_K(x) / Z_0 * prod_{k=0}^{K-1} f_k(x_k) / f_{k+1}(x_k),                         (2)
@@ -78,9 +78,10 @@ def reverse_anneal(path: AnnealingPath, betas: Tensor, state: Any, generator: to
     Parameters
     ----------
     path : AnnealingPath
-        The annealing path; its :meth:`~layerwise.partition.AnnealingPath.transition` must be
-        reversible with respect to ``p_beta`` (a Gibbs sweep of a two-layer model summed over
-        one layer is; a sweep ``v -> h1 -> h2`` of a deeper model is not in general).
+        The annealing path; its :meth:`~layerwise.partition.AnnealingPath.reverse_transition`
+        must be the reversal of its ``transition`` with respect to ``p_beta``; by default the
+        transition itself, right when it is reversible (a Gibbs sweep of a two-layer model summed
+        over one layer is; a sweep ``v -> h1 -> h2`` of a deeper model is not in general).
     betas : Tensor
         The schedule ``0 = beta_0 <= ... <= beta_K = 1``.
     state : path state
@@ -99,7 +100,7 @@ def reverse_anneal(path: AnnealingPath, betas: Tensor, state: Any, generator: to
         raise ValueError(f"'betas' must run from 0 to 1; got first {bl[0]!r}, last {bl[-1]!r}.")
     log_w = path.log_unnormalised(state, 1.0).to(torch.float64) - path.log_base_z
     for k in range(len(bl) - 1, 0, -1):
-        state = path.transition(state, bl[k], generator)
+        state = path.reverse_transition(state, bl[k], generator)
         if bl[k] != bl[k - 1]:
             log_w = log_w - path.log_weight(state, bl[k - 1], bl[k])
         if bar is not None:

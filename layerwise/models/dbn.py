@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -32,8 +32,10 @@ from torch import Tensor, nn
 from .._validation import (check_choice, check_int, check_memory, check_real, check_sizes, dense_stack_elements,
                            tensor_bytes)
 from ..functional import binary_states
+from ..likelihood import raise_log_likelihood
 from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, ais_log_partition
 from ..pretraining import pretrain
+from ..sandwich import SandwichBounds
 from .classifier import Classifier
 from .rbm import RBM
 
@@ -326,6 +328,8 @@ class DBN(nn.Module):
         generator: torch.Generator | None = None,
         *,
         exact: bool | None = None,
+        top: str = "log_z",
+        raise_options: dict | None = None,
     ) -> Tensor:
         r"""Variational lower bound on log p(v) per row (Salakhutdinov & Murray 2008, eq. 12).
 
@@ -344,6 +348,15 @@ class DBN(nn.Module):
                                - F_L(h^{L-1}) ] - log Z_L,
 
         with h^k ~ Q(h^k | h^{k-1}) drawn upward. For a one-RBM DBN it is log p(v) itself.
+
+        The top RBM enters only through its normalised log-marginal ``log p_top(h^{L-1}) =
+        -F_L(h^{L-1}) - log Z_L`` (``top="log_z"``). With ``top="raise"`` it is replaced by its RAISE
+        estimate (:func:`layerwise.likelihood.raise_log_likelihood` on the states ``h^{L-1}`` as the
+        top RBM's visible vectors; Burda, Grosse & Salakhutdinov 2015), a stochastic lower bound on
+        ``log p_ann(h^{L-1})`` that needs no log Z: conservative once the schedule is long enough
+        for ``p_ann`` to be the top RBM (a short one can favour the up-pass codes), where an AIS
+        log Z (a stochastic *under*-estimate) makes ``top="log_z"`` optimistic. :meth:`lower_bound_interval`
+        gives both, on the same samples.
 
         Each expectation over a hidden layer is a sum over its 2^n states (``exact``) or a Monte
         Carlo average: ``n_samples`` draws of h^1 per row, then one draw per higher layer
@@ -372,6 +385,12 @@ class DBN(nn.Module):
             True: enumerate every hidden layer below the top (at most ``MAX_ENUMERATED_UNITS``
             units each); False: Monte Carlo; None: enumerate a layer when its 2^n states are
             no more than ``n_samples``.
+        top : {"log_z", "raise"}
+            The top RBM's log-marginal: ``-F_L - log Z_L`` (``log_z`` as above), or its RAISE
+            estimate (``log_z`` must then be None; binary hidden states only).
+        raise_options : dict, optional
+            ``top="raise"``: options of :func:`~layerwise.likelihood.raise_log_likelihood`
+            (``n_runs``, ``n_betas``, ``data``, ...; ``generator`` defaults to ``generator``).
 
         Returns
         -------
@@ -379,6 +398,23 @@ class DBN(nn.Module):
         """
         x = self._data(v)
         n_samples = check_int("n_samples", n_samples, 1)
+        check_choice("top", top, ("log_z", "raise"))
+        enumerate_layer = self._enumerated_layers(exact, n_samples)
+        if top == "raise":
+            if log_z is not None:
+                raise ValueError(f"top='raise' replaces log Z by RAISE; got log_z={log_z!r} as well. Give one.")
+            opts = dict(raise_options or {})
+            if generator is not None:
+                opts.setdefault("generator", generator)
+            return self._bound_rows(x, self._raise_top(opts), n_samples, enumerate_layer, generator)
+        if log_z is None:
+            log_z = self.top_log_partition(x, ais_options, generator)
+        else:
+            log_z = check_real("log_z", float(log_z))
+        return self._bound_rows(x, self._log_z_top(log_z), n_samples, enumerate_layer, generator)
+
+    def _enumerated_layers(self, exact: bool | None, n_samples: int) -> list[bool]:
+        """Per hidden layer below the top, whether :meth:`lower_bound` sums over its states."""
         if exact is not None and not isinstance(exact, bool):
             raise TypeError(f"The 'exact' parameter must be a bool or None. Got {exact!r} instead.")
         enumerate_layer = []
@@ -392,13 +428,103 @@ class DBN(nn.Module):
                 enumerate_layer.append(True)
             else:
                 enumerate_layer.append(exact is None and 2 ** rbm.n_hidden <= n_samples)
+        return enumerate_layer
+
+    def _bound_rows(self, x: Tensor, top_fn: Callable[[Tensor], Tensor], n_samples: int,
+                    enumerate_layer: list[bool], generator: torch.Generator | None) -> Tensor:
+        rows = max(1, CHUNK_ELEMENTS // (n_samples * max(self.sizes)))
+        return torch.cat([self._bound(0, x[i:i + rows], top_fn, n_samples, enumerate_layer, generator)
+                          for i in range(0, x.shape[0], rows)])
+
+    def _log_z_top(self, log_z: float) -> Callable[[Tensor], Tensor]:
+        """The top RBM's log-marginal ``-F(h) - log Z``."""
+        top = self.rbms[-1]
+        return lambda h: -top._free_energy(h) - log_z  # h from the up-pass: checked already
+
+    def _raise_top(self, raise_options: dict) -> Callable[[Tensor], Tensor]:
+        """The top RBM's log-marginal by RAISE (a stochastic lower bound, no log Z)."""
+        top = self.rbms[-1]
+        return lambda h: raise_log_likelihood(top, h, **raise_options).log_likelihood.to(h.device, h.dtype)
+
+    @torch.no_grad()
+    def lower_bound_interval(
+        self,
+        v: Any,
+        n_samples: int = 10,
+        *,
+        log_z: float | None = None,
+        ais_options: dict | None = None,
+        raise_options: dict | None = None,
+        generator: torch.Generator | None = None,
+        exact: bool | None = None,
+    ) -> SandwichBounds:
+        r"""Both ends of the log Z uncertainty of the DBN bound (:meth:`lower_bound`), per row.
+
+        With ``B(v; t) = E_Q[sum_{k<L} (log p(h^{k-1}|h^k) + H(Q(h^k|h^{k-1}))) + t(h^{L-1})]``
+        (Salakhutdinov & Murray 2008, eq. 12, the top RBM entering through ``t``) and
+        ``B*(v) = B(v; log p_top)`` the bound with the exact log Z, which is ``<= log p(v)``
+        (the gap is a KL divergence)::
+
+            lower = B(v; RAISE)                 E[lower] <= B(v; log p_ann) -> B*(v),
+            upper = B(v; -F_L - log Z_hat)      = B*(v) + log Z - log Z_hat,  E[upper] >= B*(v).
+
+        ``upper`` is the usual figure with AIS's log Z (:meth:`top_log_partition`, exact when the
+        top RBM is small enough to enumerate, or ``log_z``): AIS under-estimates log Z in
+        expectation (Jensen), so it is optimistic, and far too high when the annealing misses a
+        mode. ``lower`` replaces the top RBM's normalised log-marginal by RAISE (Burda, Grosse &
+        Salakhutdinov 2015) on the states ``h^{L-1}`` as its visible vectors: a stochastic lower
+        bound on the annealing model's ``log p_ann(h)``, which is at or below ``log p_top(h)`` on
+        average over the top RBM's own samples and tends to it as the schedule lengthens; it
+        needs no log Z. The up-pass states are not the top RBM's samples, though: a short
+        schedule's smoother ``p_ann`` can give them more mass than ``p_top`` (on random tiny DBNs,
+        whose codes are atypical for the top RBM, ``B(v; log p_ann) > B*`` in most seeds at 3 to
+        10 temperatures; ``tests/test_sbn_dbn_sandwich.py``). So ``[lower, upper]`` brackets
+        ``B*`` in expectation once the schedule is long enough that ``lower`` stops moving, and
+        then ``lower`` is the conservative figure to quote for ``log p(v)``. ``upper`` is no bound
+        on ``log p(v)``: it can lie on either side of it.
+
+        A method here rather than a function in ``layerwise.likelihood``: the two ends must take
+        the expectations over Q on the *same* samples of ``h`` (the generator's state is replayed),
+        so that they differ by the top RBM's term alone, and only the bound's recursion can do that.
+
+        Parameters
+        ----------
+        v : tensor (B, sizes[0])
+        n_samples, ais_options, exact
+            As for :meth:`lower_bound`.
+        log_z : float, optional
+            The top RBM's log Z for ``upper``; by default :meth:`top_log_partition`.
+        raise_options : dict, optional
+            Of :func:`~layerwise.likelihood.raise_log_likelihood`; its own ``generator`` by
+            default seeded from ``generator``.
+        generator : torch.Generator, optional
+            For the samples of h (shared by both ends) and AIS.
+
+        Returns
+        -------
+        SandwichBounds
+            ``lower_rows`` / ``upper_rows`` per row (float64), ``details["log_z"]``.
+        """
+        x = self._data(v)
+        n_samples = check_int("n_samples", n_samples, 1)
+        enumerate_layer = self._enumerated_layers(exact, n_samples)
+        dev = x.device
+        if generator is None:
+            generator = torch.Generator(device=dev).manual_seed(int(torch.randint(2**62, (1,))))
         if log_z is None:
             log_z = self.top_log_partition(x, ais_options, generator)
-        else:
-            log_z = check_real("log_z", float(log_z))
-        rows = max(1, CHUNK_ELEMENTS // (n_samples * max(self.sizes)))
-        return torch.cat([self._bound(0, x[i:i + rows], log_z, n_samples, enumerate_layer, generator)
-                          for i in range(0, x.shape[0], rows)])
+        log_z = check_real("log_z", float(log_z))
+        opts = dict(raise_options or {})
+        if "generator" not in opts:
+            opts["generator"] = torch.Generator(device=dev).manual_seed(
+                int(torch.randint(2**62, (1,), generator=generator, device=dev)))
+        state = generator.get_state()
+        upper = self._bound_rows(x, self._log_z_top(log_z), n_samples, enumerate_layer, generator)
+        generator.set_state(state)  # the same samples of h for the other end
+        lower = self._bound_rows(x, self._raise_top(opts), n_samples, enumerate_layer, generator)
+        lower, upper = lower.to(torch.float64).cpu(), upper.to(torch.float64).cpu()
+        return SandwichBounds(lower=float(lower.mean()), upper=float(upper.mean()), lower_rows=lower,
+                              upper_rows=upper, details={"log_z": log_z, "raise_options": opts})
 
     def top_log_partition(self, v: Tensor | None = None, ais_options: dict | None = None,
                           generator: torch.Generator | None = None) -> float:
@@ -419,12 +545,13 @@ class DBN(nn.Module):
             opts.setdefault("generator", generator)
         return ais_log_partition(top, **{**opts, "return_bounds": True}).log_z_checked  # the proven floor when AIS fell below it
 
-    def _bound(self, k: int, x: Tensor, log_z: float, n_samples: int, enumerate_layer: list[bool],
-               generator: torch.Generator | None) -> Tensor:
-        """Lower bound on log p(x) for the DBN formed by ``rbms[k:]``, x a state of layer k, (N,)."""
+    def _bound(self, k: int, x: Tensor, top_fn: Callable[[Tensor], Tensor], n_samples: int,
+               enumerate_layer: list[bool], generator: torch.Generator | None) -> Tensor:
+        """Lower bound on log p(x) for the DBN formed by ``rbms[k:]``, x a state of layer k, (N,);
+        ``top_fn`` gives the top RBM's log-marginal (exact with log Z, or RAISE)."""
         rbm = self.rbms[k]
         if k == self.n_layers - 1:
-            return -rbm._free_energy(x) - log_z  # the top RBM's marginal, exactly
+            return top_fn(x)
         a = rbm.hidden_input(x)  # (N, nh)
         units = rbm.hidden
         entropy = units.entropy(a).sum(1)  # H(Q(h|x)), (N,)
@@ -438,14 +565,14 @@ class DBN(nn.Module):
             expect = torch.zeros_like(entropy)
             for s in range(0, states.shape[0], step):
                 h = states[s:s + step]  # (Sc, nh)
-                inner = self._bound(k + 1, h, log_z, n_samples, enumerate_layer, generator)  # (Sc,)
+                inner = self._bound(k + 1, h, top_fn, n_samples, enumerate_layer, generator)  # (Sc,)
                 log_px = _log_conditional(rbm, x, rbm.visible_input(h), paired=False)  # (N, Sc)
                 q = torch.exp(a @ h.T - log_norm)  # (N, Sc)
                 expect += (q * (log_px + inner[None, :])).sum(1)
         else:
             n, s = x.shape[0], (n_samples if k == 0 else 1)
             h = units.sample(a[:, None, :].expand(n, s, rbm.n_hidden), generator=generator)  # (N, s, nh)
-            inner = self._bound(k + 1, h.reshape(n * s, -1), log_z, n_samples, enumerate_layer, generator)
+            inner = self._bound(k + 1, h.reshape(n * s, -1), top_fn, n_samples, enumerate_layer, generator)
             log_px = _log_conditional(rbm, x, rbm.visible_input(h), paired=True)  # (N, s)
             expect = (log_px + inner.reshape(n, s)).mean(1)
         return expect + entropy

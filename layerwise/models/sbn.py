@@ -56,9 +56,11 @@ from torch.nn import functional as F
 from .._validation import (as_float_tensor, check_choice, check_finite, check_int, check_memory, check_sizes,
                            check_tensor, check_unit_interval, dense_stack_elements, tensor_bytes)
 from ..functional import binary_states, log_bernoulli
-from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS
+from ..partition import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, MIN_ESS, check_betas
+from ..sandwich import ISResult, SandwichBounds, sigmoid_betas, warn_low_ess
 from ..training import all_reduce_mean
 from ..units import get_units
+from .sbn_bdmc import sbn_log_likelihood_bounds
 
 __all__ = ["SigmoidBeliefNet"]
 
@@ -396,7 +398,9 @@ class SigmoidBeliefNet(nn.Module):
         method: str = "exact",
         n_samples: int = 100,
         generator: torch.Generator | None = None,
-    ) -> Tensor:
+        *,
+        return_details: bool = False,
+    ) -> Tensor | ISResult:
         """log p(v) per row, exactly or as an importance-sampled lower bound; float64.
 
         Parameters
@@ -416,13 +420,26 @@ class SigmoidBeliefNet(nn.Module):
             K for ``"is"``; must be >= 1 (checked for either method, used by ``"is"`` only).
         generator : torch.Generator, optional
             For a reproducible ``"is"`` estimate (on the model's device).
+        return_details : bool
+            ``"is"`` only: return an :class:`~layerwise.sandwich.ISResult` (the estimates, the
+            weights ``log w_k = log p(v, h_k) - log q(h_k | v)`` and each row's effective sample
+            size ``(sum w)^2 / sum w^2``: K when q is the posterior, near 1 when one sample
+            dominates) instead of the estimates alone.
 
         Returns
         -------
-        Tensor (B,), float64.
+        Tensor (B,), float64, or ISResult.
+
+        Warns
+        -----
+        LowESSWarning
+            ``"is"`` with ``n_samples >= 10``, when some row's effective sample size is under 10
+            (:data:`~layerwise.partition.MIN_ESS`): its estimate rests on a few weights.
         """
         check_choice("method", method, ("exact", "is"))
         n_samples = check_int("n_samples", n_samples, 1)
+        if return_details and method != "is":
+            raise ValueError(f"return_details=True needs method='is' (importance weights); got method={method!r}.")
         if method == "exact":
             bits = self._exact_table_bits()
             if bits > MAX_ENUMERATED_UNITS:
@@ -436,7 +453,12 @@ class SigmoidBeliefNet(nn.Module):
         p = self._params(torch.float64)
         if method == "exact":
             return self._exact_log_likelihood(p, v)
-        return self._is_log_likelihood(p, v, n_samples, generator)
+        weights: list[Tensor] = []
+        estimate = self._is_log_likelihood(p, v, n_samples, generator, weights)
+        result = ISResult(log_likelihood=estimate, log_weights=torch.cat(weights))
+        if n_samples >= MIN_ESS:
+            warn_low_ess(result.effective_sample_size, "Importance sampling with the recognition net", stacklevel=4)
+        return result if return_details else estimate
 
     def _exact_log_likelihood(self, p, v: Tensor) -> Tensor:
         W, b, a, _, _ = p
@@ -456,7 +478,9 @@ class SigmoidBeliefNet(nn.Module):
         out = [torch.logsumexp(x @ logits.T - norm, dim=1) for x in v.split(rows)]
         return torch.cat(out)
 
-    def _is_log_likelihood(self, p, v: Tensor, n_samples: int, generator: torch.Generator | None) -> Tensor:
+    def _is_log_likelihood(self, p, v: Tensor, n_samples: int, generator: torch.Generator | None,
+                           weights: list | None = None) -> Tensor:
+        """The K-sample importance estimate per row; ``weights`` collects the (rows, K) log weights."""
         width = max(self.sizes)
         k_chunk = max(1, min(n_samples, CHUNK_ELEMENTS // width))
         rows = max(1, CHUNK_ELEMENTS // (k_chunk * width))
@@ -468,8 +492,81 @@ class SigmoidBeliefNet(nn.Module):
                 xs = x.unsqueeze(1).expand(x.shape[0], kc, x.shape[1])   # (B, kc, n_0)
                 hs, log_q = self._up(p, xs, True, generator)
                 log_w.append(self._log_joint(p, xs, hs) - log_q)         # (B, kc)
-            out.append(torch.logsumexp(torch.cat(log_w, 1), dim=1) - math.log(n_samples))
+            log_w = torch.cat(log_w, 1)
+            if weights is not None:
+                weights.append(log_w)
+            out.append(torch.logsumexp(log_w, dim=1) - math.log(n_samples))
         return torch.cat(out)
+
+    @torch.no_grad()
+    def log_likelihood_bounds(
+        self,
+        v: Any,
+        n_runs: int = 10,
+        n_betas: int = 1000,
+        *,
+        hidden: Sequence[Tensor] | None = None,
+        betas: Sequence[float] | Tensor | None = None,
+        generator: torch.Generator | None = None,
+        batch_size: int | None = None,
+    ) -> SandwichBounds:
+        r"""``log p(v)`` sandwiched by bidirectional Monte Carlo (Grosse, Ghahramani & Adams 2015).
+
+        For each row, AIS over the hidden units along ``f_beta(h) = p(h) p(v | h^1)^beta``, from the
+        prior (``Z_0 = 1``) to the unnormalised posterior (``Z_1 = p(v)``), with sequential Gibbs
+        sweeps over the hidden units (:class:`~layerwise.models.sbn_bdmc.SBNPosteriorPath`):
+
+        * **lower** (forward AIS, any v): ``h_0 ~ p(h)``, ``log w = sum_k (beta_k - beta_{k-1})
+          log p(v | h^1_{k-1})``; ``E[w] = p(v)``, so ``E[log mean_r w_r] <= log p(v)``;
+        * **upper** (reverse AIS, needs ``hidden``): started from an exact posterior sample, the
+          sweeps run in reverse order down the schedule with the same increments summed to ``r``;
+          ``E[exp(-r)] = 1 / p(v)``, so ``E[-log mean_r exp(-r_r)] >= log p(v)``.
+
+        Both hold in expectation (Jensen) for any schedule, and
+        ``P(lower > log p(v) + t) <= exp(-t)``, ``P(upper < log p(v) - t) <= exp(-t)`` (Markov);
+        the gap narrows to 0 as ``n_betas`` grows. Exact posterior samples exist for data
+        simulated from the model: ``v, *hidden = sbn.sample(n, return_all=True)`` gives
+        ``hidden ~ p(h | v)``. On real data only the lower side exists (``upper = inf``), and the
+        width measured on simulated data says how far it may be from ``log p(v)``.
+
+        Parameters
+        ----------
+        v : tensor (B, sizes[0])
+            Binary data.
+        n_runs : int
+            Forward (and reverse) chains per row.
+        n_betas : int
+            Temperatures, 0 and 1 included: :func:`~layerwise.sandwich.sigmoid_betas` (the paper's
+            sigmoidal schedule). The cost is ``n_betas`` sweeps of ``sum(sizes[1:])`` single-unit
+            updates for ``B * n_runs`` chains, twice with ``hidden``.
+        hidden : list of L tensors (B, sizes[k]), optional
+            Exact posterior samples ``h ~ p(h | v)``, one per row (every reverse chain of a row
+            starts there); gives the upper end.
+        betas : sequence of float, optional
+            An explicit schedule from 0 to 1, instead of ``n_betas``.
+        generator : torch.Generator, optional
+            On the model's device.
+        batch_size : int, optional
+            Rows annealed at once (default: as many as fit :data:`~layerwise.partition.CHUNK_ELEMENTS`).
+
+        Returns
+        -------
+        SandwichBounds
+            ``lower`` / ``upper`` the means over rows, ``lower_rows`` / ``upper_rows`` per row,
+            the log weights (and each row's ESS: ``lower_ess``, ``upper_ess``).
+        """
+        x = self._data(v).double()
+        hs = None
+        if hidden is not None:
+            hs = self._check_layers("hidden", hidden, 1)
+            for k, h in enumerate(hs):
+                if h.dim() != 2 or h.shape[0] != x.shape[0] or not bool(((h == 0) | (h == 1)).all()):
+                    raise ValueError(f"'hidden[{k}]' must be a binary (B, {self.sizes[k + 1]}) tensor with B = "
+                                     f"{x.shape[0]} rows (one exact posterior sample per row of v); got shape "
+                                     f"{tuple(h.shape)}.")
+            hs = [h.to(x.device, torch.float64) for h in hs]
+        betas_t = sigmoid_betas(n_betas) if betas is None else check_betas(betas)
+        return sbn_log_likelihood_bounds(self._params(torch.float64), x, hs, n_runs, betas_t, generator, batch_size)
 
     # ---- wake-sleep ---------------------------------------------------------------------------
 

@@ -400,7 +400,12 @@ class AnnealingPath:
     :meth:`log_unnormalised`
         ``log p*_beta(x)`` per run, float64;
     :meth:`transition`
-        one Markov step that leaves ``p_beta`` invariant (e.g. a Gibbs sweep).
+        one Markov step that leaves ``p_beta`` invariant (e.g. a Gibbs sweep);
+    :meth:`reverse_transition`
+        its reversal ``T~(x' | x) = T(x | x') p_beta(x') / p_beta(x)``, for reverse annealing
+        (RAISE, the upper side of bidirectional Monte Carlo); by default :meth:`transition`
+        itself, right for a reversible step (a block Gibbs sweep of two layers), wrong for a
+        sequential single-site sweep, whose reversal is the sweep in the opposite order.
 
     :meth:`log_weight` is ``log p*_beta(x) - log p*_beta'(x)``; by default the difference of two
     :meth:`log_unnormalised` calls, overridden where the model has a form that does not
@@ -419,6 +424,11 @@ class AnnealingPath:
 
     def transition(self, state: Any, beta: float, generator: torch.Generator | None) -> Any:
         raise NotImplementedError
+
+    def reverse_transition(self, state: Any, beta: float, generator: torch.Generator | None) -> Any:
+        """The reversal of :meth:`transition` with respect to ``p_beta`` (the reverse chains of
+        :func:`layerwise.likelihood.reverse_anneal` take it); by default :meth:`transition`."""
+        return self.transition(state, beta, generator)
 
     def log_weight(self, state: Any, beta_prev: float, beta: float) -> Tensor:
         """``log p*_beta(x) - log p*_beta_prev(x)``, the increment of a run's log importance weight."""
