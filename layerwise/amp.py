@@ -75,14 +75,9 @@ def check_grad_options(model: nn.Module, has_step: bool, precision: Any, clip_gr
 
 
 def grad_options_config(precision: str, clip_grad_norm: float | None) -> dict[str, Any]:
-    """The options' entries of a run's settings (checked on resume); none at their defaults,
-    so that checkpoints written before these options existed resume unchanged."""
-    out: dict[str, Any] = {}
-    if precision != "32":
-        out["precision"] = precision
-    if clip_grad_norm is not None:
-        out["clip_grad_norm"] = clip_grad_norm
-    return out
+    """The options' entries of a run's settings, checked on resume (a checkpoint written before
+    they existed lacks them, and resume compares only the keys both have)."""
+    return {"precision": precision, "clip_grad_norm": clip_grad_norm}
 
 
 class GradStep:
