@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -366,3 +369,15 @@ def test_a_run_summary_holds_the_model_size(tmp_path):
     n = sum(p.numel() for p in model.parameters())
     assert int(row["parameters"]) == n and int(row["parameter_bytes"]) == 4 * n
     assert "parameters" in (out / "report.md").read_text()
+
+
+@pytest.mark.distributed
+def test_early_stopping_on_rank_0_stops_every_rank(tmp_path):
+    """Epoch-end callbacks run on rank 0 only: fit broadcasts its stop, or rank 1 would train on alone."""
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(here.parent), str(here)])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0", str(here / "_ddp_stop_worker.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["4", "4"]
