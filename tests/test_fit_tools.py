@@ -213,6 +213,12 @@ def test_a_fresh_callback_takes_its_state_from_the_resumed_history(tmp_path, dig
     stop = EarlyStopping("score", patience=5)
     lw.fit(_ae(), X, epochs=3, progress=False, checkpoint_dir=tmp_path, resume=True, callbacks=[stop])
     assert (stop.best, stop.best_epoch, stop.wait) == (1.0, 2, 1)
+    # trained further (4 epochs): the logger's file holds the restored epochs too
+    log = CSVLogger(tmp_path / "other" / "h.csv")
+    lw.fit(_ae(), X, epochs=4, progress=False, checkpoint_dir=tmp_path, resume=True,
+           callbacks=[Score([3.0, 1.0, 2.0, 0.5]), stop, log])
+    assert [r["epoch"] for r in csv.DictReader(open(log.path))] == ["1", "2", "3", "4"]
+    assert (stop.best, stop.best_epoch, stop.wait) == (0.5, 4, 0)
 
 
 # ---- gradient clipping ---------------------------------------------------------------------------
