@@ -12,6 +12,7 @@ from . import callbacks, datasets, deconv, functional, likelihood, partition, pl
 from .checkpoint import load_model, save_checkpoint
 from .models import DBM, DBN, RBM, AutoEncoder, SigmoidBeliefNet, UpDownDBN
 from .models.classifier import Classifier, build_mlp, finetune
+from .model_summary import summary
 from .pretraining import pretrain
 from .training import Callback, History, fit
 
@@ -20,4 +21,4 @@ __version__ = "0.1.0"
 __all__ = ["AutoEncoder", "Callback", "Classifier", "DBM", "DBN", "History", "RBM", "build_mlp", "callbacks",
            "datasets", "deconv", "finetune", "fit", "functional", "likelihood", "load_model", "max_memory",
            "partition", "plots", "presets", "pretrain", "save_checkpoint", "set_max_memory", "SigmoidBeliefNet",
-           "units", "UpDownDBN", "__version__"]
+           "summary", "units", "UpDownDBN", "__version__"]

@@ -12,6 +12,9 @@ The schedules (:class:`MomentumSchedule`, :class:`GibbsStepsSchedule`) set a tra
 ``on_epoch_start`` from the epoch number (and the run's length) alone, on every process, so that
 a run resumed from a checkpoint, or split into calls with ``initial_epoch``, trains with the same
 settings as an uninterrupted one; each writes the value it set into the epoch's history record.
+
+Also here (from :mod:`layerwise.loggers` and :mod:`layerwise.stopping`): :class:`CSVLogger`,
+:class:`TensorBoardLogger`, :class:`BestCheckpoint` (``best/``) and :class:`EarlyStopping`.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ import torch
 
 from ._validation import check_int, check_real
 from .plots import check_image_shape, plot_curves, plot_filters, plot_reconstructions, plot_samples
+from .loggers import CSVLogger, TensorBoardLogger
+from .stopping import BestCheckpoint, EarlyStopping
 from .training import Callback
 
 __all__ = ["FilterSnapshots", "Filters", "Reconstructions", "SamplePictures", "Curves",
-           "LinearRamp", "EpochSchedule", "MomentumSchedule", "GibbsStepsSchedule"]
+           "LinearRamp", "EpochSchedule", "MomentumSchedule", "GibbsStepsSchedule",
+           "CSVLogger", "TensorBoardLogger", "BestCheckpoint", "EarlyStopping"]
 
 
 class FilterSnapshots(Callback):

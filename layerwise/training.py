@@ -50,6 +50,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler, TensorDataset
 
 from . import checkpoint as ckpt
+from .amp import GradStep, check_grad_options, grad_options_config
 from ._validation import check_bool, check_choice, check_int, check_real, check_tensor, describe
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
@@ -322,6 +323,8 @@ def fit(
     desc: str | None = None,
     initial_epoch: int | None = None,
     climb_patience: int | None = 5,
+    clip_grad_norm: float | None = None,
+    precision: str = "32",
 ) -> History:
     """Train ``model`` on ``data``: the one loop every layerwise model goes through.
 
@@ -408,6 +411,11 @@ def fit(
         epochs in a row (5 by default), by at least ``CLIMB_MIN_RISE`` (10 %) of its value
         in all, and at the end of a run of 3 or more epochs that ended that much above its
         first epoch's value (:mod:`layerwise.divergence`); None never warns.
+    clip_grad_norm : float, optional
+        Clip the global L2 norm of the gradients to this value before each step.
+    precision : {"32", "bf16", "fp16"}
+        Mixed precision: autocast of the loss (fp16 with a GradScaler). Both options are for
+        models trained through ``training_loss`` and refused for the others (see :mod:`layerwise.amp`).
 
     Returns
     -------
@@ -464,6 +472,7 @@ def fit(
     if desc is not None and not isinstance(desc, str):
         raise TypeError(f"The 'desc' parameter must be a str or None. Got {describe(desc)} instead.")
     callbacks = _check_callbacks(callbacks)
+    precision, clip_grad_norm = check_grad_options(model, has_step, precision, clip_grad_norm)
     arrays = as_arrays(data, "data")
     val_arrays = as_arrays(validation, "validation") if validation is not None else None
     if hasattr(model, "validate_data"):
@@ -498,7 +507,7 @@ def fit(
     fit_config = as_json({
         "model": model_spec, "data": list(arrays[0].shape), "epochs": epochs, "batch_size": batch_size,
         **opt_settings, "seed": seed, "seeding": "once" if initial_epoch is None else "per-epoch",
-        "shuffle": shuffle, "world_size": world,
+        "shuffle": shuffle, "world_size": world, **grad_options_config(precision, clip_grad_norm),
         "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"})
 
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -539,6 +548,7 @@ def fit(
             step_module = DDP(_LossModule(model), device_ids=[device.index] if device.type == "cuda" else None)
         elif not has_step:
             step_module = _LossModule(model)
+        grad_step = None if has_step else GradStep.build(step_module, model, opt, device, precision, clip_grad_norm)
 
         n = arrays[0].shape[0]
         sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
@@ -553,6 +563,7 @@ def fit(
         for cb in callbacks:
             if main and hasattr(cb, "on_fit_start"):
                 cb.on_fit_start(state)
+        _sync_stop(state, device)
 
         model.train()
         while state.epoch < epochs and not state.stop:
@@ -580,6 +591,8 @@ def fit(
                 if has_step:
                     loss = model.training_step(batch, opt)
                     loss = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+                elif grad_step is not None:  # clipping or mixed precision (layerwise.amp)
+                    loss = grad_step(batch)
                 else:
                     opt.zero_grad(set_to_none=True)
                     loss = step_module(batch)
@@ -618,6 +631,7 @@ def fit(
                     elif callable(cb):
                         cb(state, record)
                 warn_if_climbing(state.history, monitored, climb_patience, _lr(opt))
+            _sync_stop(state, device)
             if main and run_dir is not None:
                 if callbacks:  # a callback may have changed the model: check again before writing
                     _check_finite_state(state, epoch, opt)
@@ -658,6 +672,14 @@ def _check_callbacks(callbacks: Any) -> list:
             raise TypeError(f"The 'callbacks[{i}]' parameter must be a layerwise.training.Callback or a "
                             f"callable f(state, record). Got {describe(cb)} ({type(cb).__name__}) instead.")
     return out
+
+
+def _sync_stop(state: FitState, device: torch.device) -> None:
+    """Under DDP, every rank takes rank 0's ``state.stop`` (its callbacks, early stopping say, set it)."""
+    if state.world_size > 1:
+        flag = torch.tensor([float(state.stop)], device=device)
+        dist.broadcast(flag, 0)
+        state.stop = bool(flag.item())
 
 
 def _check_finite_state(state: FitState, epoch: int, opt) -> None:

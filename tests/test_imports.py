@@ -6,10 +6,10 @@
    ===  =========================================================================================
    0    ``_validation``
    1    ``functional``, ``checkpoint``, ``plots``, ``datasets`` (+ the deprecated ``faces`` shim),
-        ``movies``, ``locking``
+        ``movies``, ``locking``, ``model_summary``
    2    ``units``, ``partition``, ``likelihood`` (imports partition), ``sandwich`` (imports both),
-        ``training``, ``optim``, ``resume``, ``divergence`` (both imported by training)
-   3    ``pretraining``, ``callbacks``, ``presets``
+        ``training``, ``optim``, ``resume``, ``divergence``, ``amp`` (the last three imported by training)
+   3    ``pretraining``, ``callbacks``, ``presets``, ``loggers``, ``stopping``
    4    ``models``
    5    ``deconv`` (the public facade of the conv models), ``sklearn``
    6    ``app``
@@ -37,8 +37,10 @@ LAYERS = {
     "_validation": 0,
     "functional": 1, "checkpoint": 1, "plots": 1, "datasets": 1, "movies": 1, "locking": 1,
     "faces": 1,  # deprecated shim of datasets.faces
+    "model_summary": 1,
     "units": 2, "partition": 2, "likelihood": 2, "sandwich": 2, "training": 2, "optim": 2, "resume": 2, "divergence": 2,
-    "pretraining": 3, "callbacks": 3, "presets": 3,
+    "amp": 2,  # imported by training
+    "pretraining": 3, "callbacks": 3, "presets": 3, "loggers": 3, "stopping": 3,
     "models": 4,
     "deconv": 5, "sklearn": 5,
     "app": 6,

@@ -27,6 +27,7 @@ from ..models.dbn import DBN
 from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
 from ..models.updown import UpDownDBN
+from ..model_summary import summary
 from ..presets import get as get_preset
 from ..training import fit
 from .config import MODEL_SECTIONS, ModelSection, RunConfig
@@ -107,7 +108,9 @@ def _test_metrics(model, x: torch.Tensor) -> dict[str, float]:
 
 def _single_row(model, secs: float, test: dict, log) -> dict:
     log(f"  {model!r}: test " + ", ".join(f"{k} {v:.6g}" for k, v in test.items()) + f"  ({secs:.1f} s)")
-    return {"model": repr(model).splitlines()[0], "seconds": secs, **{f"test_{k}": v for k, v in test.items()}}
+    size = summary(model)  # the model's size in the run's summary (results.csv, report.md)
+    return {"model": repr(model).splitlines()[0], "seconds": secs, **{f"test_{k}": v for k, v in test.items()},
+            "parameters": size.total_params, "parameter_bytes": size.param_bytes}
 
 
 def _is_image(data: Prepared) -> bool:
