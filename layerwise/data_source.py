@@ -98,6 +98,14 @@ def select(arrays: Sequence[torch.Tensor], idx: torch.Tensor):
     return tuple(a[idx] for a in arrays)
 
 
+def array_batches(arrays: Sequence[torch.Tensor], batch_size: int) -> Iterator[tuple[Any, int]]:
+    """(batch, its size) over ``arrays`` in order, ``batch_size`` rows at a time (for evaluation)."""
+    n = arrays[0].shape[0]
+    for start in range(0, n, batch_size):
+        idx = torch.arange(start, min(start + batch_size, n), device=arrays[0].device)
+        yield select(arrays, idx), idx.numel()
+
+
 def _validate(model: Any, arrays: tuple[torch.Tensor, ...]) -> None:
     if hasattr(model, "validate_data"):
         model.validate_data(arrays[0])
@@ -139,6 +147,10 @@ class ArraySource:
         """The fixed monitoring subset (``metrics`` once an epoch)."""
         return self._monitor
 
+    def evaluation_batches(self, batch_size: int) -> Iterator[tuple[Any, int]]:
+        """All the arrays, in order, ``batch_size`` rows at a time (validation)."""
+        return array_batches(self.arrays, batch_size)
+
     def warn_on_resume(self, epoch: int) -> None:
         """Arrays resume exactly: nothing to say."""
 
@@ -146,8 +158,9 @@ class ArraySource:
 class LoaderSource:
     """A DataLoader, Dataset or IterableDataset (see the module docstring)."""
 
-    def __init__(self, loader: DataLoader, model: Any, seed: int, shuffle: bool | None, batch_size: int | None):
-        self.loader, self.model, self.seed = loader, model, seed
+    def __init__(self, loader: DataLoader, model: Any, seed: int, shuffle: bool | None, batch_size: int | None,
+                 name: str = "data"):
+        self.loader, self.model, self.seed, self.name = loader, model, seed, name
         self.shuffle, self.batch_size = shuffle, batch_size
         self.iterable = isinstance(loader.dataset, IterableDataset)
         self.exact_resume = not self.iterable
@@ -209,7 +222,7 @@ class LoaderSource:
 
     def check_batch(self, raw: Any, b: int, epoch: int) -> tuple[torch.Tensor, ...]:
         """A loader's batch as a tuple of tensors on the device, checked as in-memory data is."""
-        where = f"batch {b + 1} of epoch {epoch + 1} from the {describe_loader(self.loader)}"
+        where = f"{self.name} batch {b + 1} of epoch {epoch + 1} from the {describe_loader(self.loader)}"
         if isinstance(raw, dict):
             raise TypeError(f"The {where} is a dict (keys {sorted(map(str, raw))[:5]}); layerwise.fit takes "
                             "batches that are a tensor X or a tuple (X, y) of tensors (return one from the "
@@ -224,6 +237,10 @@ class LoaderSource:
     def monitor(self) -> tuple[torch.Tensor, ...]:
         """The first ``MONITOR_SIZE`` samples of the last epoch's batches."""
         return self._monitor
+
+    def evaluation_batches(self, batch_size: int) -> Iterator[tuple[Any, int]]:
+        """One pass over the loader, with its own batch size (validation)."""
+        return self.batches(0)
 
     def warn_on_resume(self, epoch: int) -> None:
         """Warn that a stream resumes at the epoch boundary, from its start, not exactly."""
@@ -256,28 +273,30 @@ def _default_batching(loader: DataLoader) -> bool:
             and type(loader.sampler) in (RandomSampler, SequentialSampler))
 
 
-def open_source(data: Any, model: Any, batch_size: int | None, shuffle: bool | None, seed: int):
+def open_source(data: Any, model: Any, batch_size: int | None, shuffle: bool | None, seed: int, name: str = "data"):
     """``fit``'s ``data`` as an :class:`ArraySource` or a :class:`LoaderSource`, checked.
 
     In-memory arrays are checked whole here (and by the model's ``validate_data``); a loader's
     settings are checked here and its batches as they come. ``batch_size`` None means 64 for
     arrays and datasets and the loader's own for a DataLoader; ``shuffle`` None means True for
-    arrays and map-style datasets and the loader's own for a DataLoader.
+    arrays and map-style datasets and the loader's own for a DataLoader. ``name`` ("data" or
+    "validation") is what error messages call it.
     """
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, 1)
     if isinstance(data, DataLoader):
-        return _loader_source(data, model, batch_size, shuffle, seed)
+        return _loader_source(data, model, batch_size, shuffle, seed, name)
     if isinstance(data, Dataset) and not isinstance(data, TensorDataset):
         loader = DataLoader(data, batch_size=batch_size or 64,
                             shuffle=None if isinstance(data, IterableDataset) else (True if shuffle is None else shuffle))
-        return _loader_source(loader, model, None, shuffle, seed)
-    arrays = as_arrays(data, "data")
+        return _loader_source(loader, model, None, shuffle, seed, name)
+    arrays = as_arrays(data, name)
     _validate(model, arrays)
     return ArraySource(arrays, batch_size or 64, True if shuffle is None else shuffle, seed)
 
 
-def _loader_source(loader: DataLoader, model: Any, batch_size: int | None, shuffle: bool | None, seed: int):
+def _loader_source(loader: DataLoader, model: Any, batch_size: int | None, shuffle: bool | None, seed: int,
+                   name: str):
     """Check ``fit``'s batch_size and shuffle against the loader's own."""
     if loader.batch_sampler is None:
         raise ValueError(f"The {describe_loader(loader)} has batch_size=None: it yields single samples. "
@@ -293,4 +312,4 @@ def _loader_source(loader: DataLoader, model: Any, batch_size: int | None, shuff
                 if own is None else f"it was built with shuffle={own}")
         raise ValueError(f"The 'shuffle' parameter is {shuffle}, but the {describe_loader(loader)} decides the "
                          f"order ({said}). Pass shuffle=None (or set it on the DataLoader).")
-    return LoaderSource(loader, model, seed, own, loader.batch_size)
+    return LoaderSource(loader, model, seed, own, loader.batch_size, name)

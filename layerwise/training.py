@@ -47,7 +47,7 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from ._validation import check_bool, check_choice, check_int, check_real, describe
-from .data_source import as_arrays, open_source, select
+from .data_source import array_batches, as_arrays, open_source
 from .distributed import all_reduce_mean, broadcast_parameters, init_distributed, seed_rank_stream
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
@@ -209,19 +209,16 @@ def _progress_bar(total: int, enabled: bool, desc: str):
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, arrays: tuple[torch.Tensor, ...], batch_size: int, prefix: str,
-              with_loss: bool) -> dict[str, float]:
-    """Mean training loss (in eval mode) and ``metrics`` over ``arrays``, weighted by batch size."""
+def _evaluate(model: nn.Module, batches: Iterable[tuple[Any, int]], prefix: str, with_loss: bool) -> dict[str, float]:
+    """Mean training loss (in eval mode) and ``metrics`` over ``(batch, size)`` pairs, weighted by size."""
     was_training = model.training
     model.eval()
-    n = arrays[0].shape[0]
+    n = 0
     sums: dict[str, float] = {}
     has_metrics = hasattr(model, "metrics")
     can_loss = with_loss and hasattr(model, "training_loss")
-    for start in range(0, n, batch_size):
-        idx = torch.arange(start, min(start + batch_size, n), device=arrays[0].device)
-        batch = select(arrays, idx)
-        w = idx.numel()
+    for batch, w in batches:
+        n += w
         values: dict[str, float] = {}
         if can_loss:
             values["loss"] = float(model.training_loss(batch))
@@ -301,8 +298,8 @@ def fit(
         done, and not with a ``"linear"`` or ``"cosine"`` schedule). ``"force"`` continues
         anyway, from the checkpoint's weights with the new settings, warning that the result
         is not that of an uninterrupted run (see :mod:`layerwise.resume`).
-    validation : tensor or tuple, optional
-        Evaluated once an epoch: ``val_loss`` and ``val_<metric>``.
+    validation : tensor, tuple, TensorDataset, Dataset or DataLoader, optional
+        Evaluated once an epoch, whole, on every process: ``val_loss`` and ``val_<metric>``.
     callbacks : list
         :class:`Callback` objects, or callables ``f(state, record)`` run at each epoch end
         (anything else is refused).
@@ -399,9 +396,7 @@ def fit(
     callbacks = _check_callbacks(callbacks)
     source = open_source(data, model, batch_size, shuffle, seed)  # arrays are checked whole here
     batch_size, shuffle = source.batch_size, source.shuffle
-    val_arrays = as_arrays(validation, "validation") if validation is not None else None
-    if val_arrays is not None and hasattr(model, "validate_data"):
-        model.validate_data(val_arrays[0])
+    val_source = open_source(validation, model, None, None, seed, "validation") if validation is not None else None
 
     # ---- devices, processes, optimiser ----------------------------------------------------
     device = resolve_device(device)
@@ -410,8 +405,8 @@ def fit(
     model.to(device)
     broadcast_parameters(model)  # every rank starts from rank 0's weights (see layerwise.distributed)
     source.start(rank, world, device)
-    if val_arrays is not None:
-        val_arrays = tuple(a.to(device) for a in val_arrays)
+    if val_source is not None:
+        val_source.start(0, 1, device)  # every rank evaluates all of it
     if isinstance(optimizer, torch.optim.Optimizer):
         opt = optimizer
     elif hasattr(model, "configure_optimizers"):
@@ -529,9 +524,11 @@ def fit(
             record: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss,
                                       "lr": opt.param_groups[0]["lr"] if opt is not None else float("nan")}
             if hasattr(model, "metrics"):
-                record.update(_evaluate(model, source.monitor(), max(batch_size or 0, 256), "", with_loss=False))
-            if val_arrays is not None:
-                record.update(_evaluate(model, val_arrays, max(batch_size or 0, 256), "val_", with_loss=True))
+                record.update(_evaluate(model, array_batches(source.monitor(), max(batch_size or 0, 256)), "",
+                                        with_loss=False))
+            if val_source is not None:
+                record.update(_evaluate(model, val_source.evaluation_batches(max(batch_size or 0, 256)), "val_",
+                                        with_loss=True))
             record["seconds"] = time.perf_counter() - t0
             state.history.append(record)
             state.epoch = epoch + 1
