@@ -29,7 +29,8 @@ A model that trains otherwise (a DBN, greedily) says how in a ``trained_by`` str
 The loop owns batching, the progress bar, the per-epoch history, checkpoints and resume (with
 the checks of :mod:`layerwise.resume`), the lock on the run folder (:mod:`layerwise.locking`),
 the NaN/inf guards and the divergence warning, devices and ``torch.distributed`` (DDP under
-``torchrun``).
+``torchrun``, with one random stream per process: :mod:`layerwise.distributed`). Where the
+batches come from (arrays, a DataLoader, a stream) is :mod:`layerwise.data_source`'s job.
 """
 
 from __future__ import annotations
@@ -260,15 +261,19 @@ def fit(
     model : nn.Module
         Provides ``training_loss(batch)`` or ``training_step(batch, optimizer)`` (see the
         module docstring for the whole contract). Moved to ``device``; trained in place.
-    data : tensor, array, tuple (X, y) or TensorDataset
-        A single array gives batches that are tensors; a tuple gives tuples of tensors.
+    data : tensor, array, tuple (X, y), TensorDataset, Dataset, IterableDataset or DataLoader
+        A single array gives batches that are tensors; a tuple gives tuples of tensors. A
+        ``torch.utils.data`` Dataset or DataLoader streams its batches (tensors, or (x, y) tuples)
+        for data larger than memory: see :mod:`layerwise.data_source` for its order, sharding
+        under ``torchrun``, monitoring set and resume.
     epochs : int
         Passes over the data (counted from the start of the run, also on resume and with
         ``initial_epoch``). A resumed run may be given more epochs to train further (see
         ``resume``).
-    batch_size : int
+    batch_size : int, optional
         Samples per batch (per process under ``torchrun``: the global batch is
-        ``batch_size * world_size``).
+        ``batch_size * world_size``). None: 64, or a DataLoader's own (another value than the
+        loader's is refused).
     optimizer : {"sgd", "adam", "adamw", "rmsprop"} or torch.optim.Optimizer
         Built over the model's parameters with weight decay on weights only (``dim() >= 2``),
         unless the model has ``configure_optimizers`` or an instance is given.
@@ -281,7 +286,9 @@ def fit(
         Seeds torch's RNG (noise, Gibbs sampling) and the shuffling, which depends on
         ``seed`` and the epoch only, so that a resumed run sees the same batches. With
         ``initial_epoch`` set, torch's RNG is seeded again at the start of every epoch ``k``
-        with ``seed + k``.
+        with ``seed + k``. Under ``torchrun`` rank 0 does exactly this and every other rank
+        draws its own stream, seeded from ``(seed, rank, epoch)`` at every epoch
+        (:mod:`layerwise.distributed`).
     checkpoint_dir : path-like, optional
         Run folder: ``last/`` (safetensors checkpoint after every epoch, written only when
         every parameter and buffer is finite) and ``history.csv``. Only rank 0 writes, and
@@ -308,8 +315,8 @@ def fit(
         Gibbs steps there, from the epoch alone, so that resume gives the same run).
     progress : bool
         Show a tqdm progress bar with the live loss (rank 0 only).
-    shuffle : bool
-        Reshuffle every epoch.
+    shuffle : bool, optional
+        Reshuffle every epoch. None: True, or a DataLoader's own (another value is refused).
     lr_schedule : {"constant", "linear", "cosine", "exponential"} or callable, optional
         Per-epoch learning-rate multiplier (see :func:`schedule_factor`).
     desc : str, optional
@@ -343,7 +350,8 @@ def fit(
     -------
     History
         One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
-        the model's ``metrics`` on a fixed training subset, and validation entries.
+        the model's ``metrics`` on a fixed training subset (a loader's: the epoch's first
+        samples), and validation entries.
 
     Raises
     ------
