@@ -177,7 +177,7 @@ class LoaderSource:
         kwargs = dict(num_workers=old.num_workers, collate_fn=old.collate_fn, pin_memory=old.pin_memory,
                       timeout=old.timeout, worker_init_fn=old.worker_init_fn, generator=self.generator,
                       multiprocessing_context=old.multiprocessing_context, prefetch_factor=old.prefetch_factor,
-                      persistent_workers=old.persistent_workers)
+                      persistent_workers=old.persistent_workers, in_order=getattr(old, "in_order", True))
         if self.iterable:
             self.loader = DataLoader(old.dataset, batch_size=old.batch_size, drop_last=old.drop_last, **kwargs)
             self.sampler = None
@@ -268,9 +268,12 @@ def _is_custom(batch_sampler: Any) -> bool:
 
 
 def _default_batching(loader: DataLoader) -> bool:
-    """Batches of ``batch_size`` over the default sequential or random sampler (fit may replace it)."""
+    """Batches of ``batch_size`` over the default sequential or random sampler, a permutation of
+    the dataset (fit may replace it); a sampler with replacement or its own ``num_samples`` is kept."""
+    sampler = loader.sampler
     return (loader.batch_size is not None and not _is_custom(loader.batch_sampler)
-            and type(loader.sampler) in (RandomSampler, SequentialSampler))
+            and (type(sampler) is SequentialSampler or type(sampler) is RandomSampler
+                 and not sampler.replacement and getattr(sampler, "_num_samples", None) is None))
 
 
 def open_source(data: Any, model: Any, batch_size: int | None, shuffle: bool | None, seed: int, name: str = "data"):
@@ -287,8 +290,8 @@ def open_source(data: Any, model: Any, batch_size: int | None, shuffle: bool | N
     if isinstance(data, DataLoader):
         return _loader_source(data, model, batch_size, shuffle, seed, name)
     if isinstance(data, Dataset) and not isinstance(data, TensorDataset):
-        loader = DataLoader(data, batch_size=batch_size or 64,
-                            shuffle=None if isinstance(data, IterableDataset) else (True if shuffle is None else shuffle))
+        order = None if isinstance(data, IterableDataset) else (True if shuffle is None else shuffle)
+        loader = DataLoader(data, batch_size=batch_size or 64, shuffle=order)
         return _loader_source(loader, model, None, shuffle, seed, name)
     arrays = as_arrays(data, name)
     _validate(model, arrays)

@@ -52,14 +52,15 @@ def main(out: Path, rank: int) -> None:
     rbm = RBM(6, 4, persistent=True, n_chains=8)
     start = rbm.chains.clone()
     fit(rbm, binary_data(32, 6, 1), epochs=2, batch_size=4, lr=0.05, seed=5, **opts)
-    save_file({"chains": rbm.chains.contiguous(), "start": start, **{k: v.contiguous() for k, v in rbm.named_parameters()}},
-              str(out / f"pcd_rank{rank}.safetensors"))
+    weights = {k: v.detach().contiguous() for k, v in rbm.named_parameters()}
+    save_file({"chains": rbm.chains.contiguous(), "start": start, **weights}, str(out / f"pcd_rank{rank}.safetensors"))
     # 2. broadcast of rank 0's weights
     torch.manual_seed(rank)
     other = RBM(6, 4)
     before = other.weight.detach().clone()
     fit(other, binary_data(32, 6, 2), epochs=1, batch_size=4, lr=0.05, seed=5, **opts)
-    save_file({"before": before, "weight": other.weight.detach().contiguous()}, str(out / f"bcast_rank{rank}.safetensors"))
+    save_file({"before": before, "weight": other.weight.detach().contiguous()},
+              str(out / f"bcast_rank{rank}.safetensors"))
     # 3. one CD-1 step, REPS times
     small = RBM(3, 2, sample_reconstruction=True)
     deltas = []
@@ -67,7 +68,8 @@ def main(out: Path, rank: int) -> None:
         with torch.no_grad():
             small.weight.copy_(W0), small.visible_bias.copy_(B0), small.hidden_bias.copy_(C0)
         fit(small, ROWS, epochs=1, batch_size=4, lr=1.0, shuffle=False, seed=rep, **opts)
-        deltas.append(torch.cat([(small.weight - W0).flatten(), small.visible_bias - B0, small.hidden_bias - C0]).detach())
+        step = [(small.weight - W0).flatten(), small.visible_bias - B0, small.hidden_bias - C0]
+        deltas.append(torch.cat(step).detach())
     if rank == 0:
         save_file({"updates": torch.stack(deltas)}, str(out / "updates_rank0.safetensors"))
     # 4. a DataLoader under DDP: sharded as the arrays are, and each rank reads its share only
@@ -77,8 +79,9 @@ def main(out: Path, rank: int) -> None:
         seed=3, **opts)
     fit(from_arrays, (x, y), epochs=2, batch_size=8, optimizer="sgd", lr=0.05, seed=3, **opts)
     if rank == 0:
-        save_file({**{f"loader.{k}": v for k, v in from_loader.state_dict().items()},
-                   **{f"arrays.{k}": v for k, v in from_arrays.state_dict().items()}}, str(out / "loader_rank0.safetensors"))
+        both = {**{f"loader.{k}": v for k, v in from_loader.state_dict().items()},
+                **{f"arrays.{k}": v for k, v in from_arrays.state_dict().items()}}
+        save_file(both, str(out / "loader_rank0.safetensors"))
     recording = Recording(binary_data(20, 6, 3))
     fit(RBM(6, 4), DataLoader(recording, batch_size=5, shuffle=True), epochs=1, lr=0.05, seed=5, **opts)
     save_file({"read": torch.tensor(recording.read)}, str(out / f"shard_rank{rank}.safetensors"))

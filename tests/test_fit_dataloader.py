@@ -4,9 +4,10 @@ import warnings
 
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
+from torch.utils.data import (DataLoader, Dataset, DistributedSampler, IterableDataset, TensorDataset,
+                              WeightedRandomSampler)
 
-from layerwise.data_source import MONITOR_SIZE
+from layerwise.data_source import MONITOR_SIZE, open_source
 from layerwise.models.autoencoder import AutoEncoder
 from layerwise.models.classifier import Classifier, build_mlp
 from layerwise.models.rbm import RBM
@@ -185,9 +186,10 @@ def test_bad_batches_are_named():
 @pytest.mark.parametrize("data, kind", [({"x": binary()}, "dict"), ("rows.csv", "str"),
                                         ((r for r in binary()), "generator")])
 def test_unsupported_data_types_get_a_clear_message(data, kind):
-    with pytest.raises(TypeError, match=rf"'data' must be an array of numbers \(a tensor or a numpy array\); got a "
-                                        rf"{kind}\. The data of layerwise.fit is a tensor or array X, a tuple \(X, y\), "
-                                        r"a TensorDataset, a torch Dataset or IterableDataset, or a torch DataLoader"):
+    with pytest.raises(TypeError, match=rf"'data' must be an array of numbers \(a tensor or a numpy array\); got "
+                                        rf"a {kind}\. The data of layerwise.fit is a tensor or array X, a tuple "
+                                        r"\(X, y\), a TensorDataset, a torch Dataset or IterableDataset, or a torch "
+                                        r"DataLoader"):
         fit(rbm(), data, **OPTS)
     with pytest.raises(TypeError, match=r"'data\[1\]' must be an array of numbers .* got a dict"):
         fit(classifier(), (labelled()[0], {"y": 1}), **OPTS)
@@ -203,3 +205,34 @@ def test_validation_from_a_loader_equals_validation_from_arrays():
     assert hb["val_accuracy"] == pytest.approx(ha["val_accuracy"], abs=1e-6)  # other batches: float32 sums
     assert hb["val_loss"] == pytest.approx(ha["val_loss"], rel=1e-5)
     assert ha["val_accuracy"][-1] != ha["accuracy"][-1] or ha["val_loss"][-1] != ha["loss"][-1]
+
+
+def test_each_rank_reads_its_share_of_a_map_style_dataset():
+    """The sharding of LoaderSource without a process group (the 2-process run: test_ddp_streams.py)."""
+    x = torch.arange(20.0)[:, None].repeat(1, 6)
+    shares = []
+    for rank in (0, 1):
+        source = open_source(DataLoader(TensorDataset(x), batch_size=4, shuffle=True), None, None, None, 7)
+        source.start(rank, 2, torch.device("cpu"))
+        assert source.n_batches == 3
+        shares.append(torch.cat([batch[:, 0] for batch, _ in source.batches(0)]).long().tolist())
+    assert len(shares[0]) == len(shares[1]) == 10 and sorted(shares[0] + shares[1]) == list(range(20))
+    assert shares[0] != list(range(0, 20, 2))  # shuffled
+
+
+def test_a_custom_sampler_is_kept_alone_and_refused_under_ddp():
+    x = binary(20)
+    weights = torch.zeros(20)
+    weights[3] = 1.0  # a sampler with replacement that draws row 3 only
+    loader = DataLoader(TensorDataset(x), batch_size=5, sampler=WeightedRandomSampler(weights, 10))
+    source = open_source(loader, None, None, None, 7)
+    source.start(0, 1, torch.device("cpu"))
+    batches = [batch for batch, _ in source.batches(0)]
+    assert len(batches) == 2 and all(torch.equal(row, x[3]) for batch in batches for row in batch)
+    with pytest.raises(ValueError, match=r"world size 2\) a DataLoader's sampler must be the default .* or a "
+                                         r"DistributedSampler; got BatchSampler over WeightedRandomSampler"):
+        open_source(loader, None, None, None, 7).start(0, 2, torch.device("cpu"))
+    ok = DataLoader(TensorDataset(x), batch_size=5, sampler=DistributedSampler(TensorDataset(x), 2, 1, seed=1))
+    source = open_source(ok, None, None, None, 7)
+    source.start(1, 2, torch.device("cpu"))
+    assert sum(n for _, n in source.batches(0)) == 10
