@@ -1,7 +1,9 @@
 """Where :func:`layerwise.fit` takes its batches from: in-memory arrays or a torch data pipeline.
 
-:func:`open_source` turns ``fit``'s ``data`` into one of two sources with one interface
-(``batches(epoch)``, ``monitor()``, ``n_batches``, ``describe()``):
+:func:`open_source` turns ``fit``'s ``data`` (or ``validation``) into one of two sources with one
+interface: ``start(rank, world, device)``, ``batches(epoch)`` (``(batch, size)`` pairs),
+``n_batches`` (None for a stream without a length), ``monitor()``, ``evaluation_batches(size)``,
+``describe()`` (what a resume compares) and ``warn_on_resume(epoch)``:
 
 :class:`ArraySource`
     a tensor, an array, a tuple ``(X, y)`` or a ``TensorDataset``: checked whole before any work
