@@ -14,7 +14,8 @@ interface: ``start(rank, world, device)``, ``batches(epoch)`` (``(batch, size)``
 :class:`LoaderSource`
     a ``torch.utils.data.DataLoader``, a map-style ``Dataset`` or an ``IterableDataset`` (streaming
     data larger than memory). Batches come from the loader, with its ``batch_size`` (``fit``'s must
-    be None or equal), collate function and workers; each batch is checked (:func:`as_arrays`, the
+    be None or equal; an iterable dataset under ``batch_size=None`` yields whole batches itself),
+    collate function and workers; each batch is checked (:func:`as_arrays`, the
     model's ``validate_data``) on the host, then moved to the device. The monitoring set is the
     first ``MONITOR_SIZE`` samples of the epoch's batches.
 
@@ -303,14 +304,15 @@ def open_source(data: Any, model: Any, batch_size: int | None, shuffle: bool | N
 def _loader_source(loader: DataLoader, model: Any, batch_size: int | None, shuffle: bool | None, seed: int,
                    name: str):
     """Check ``fit``'s batch_size and shuffle against the loader's own."""
-    if loader.batch_sampler is None:
+    iterable = isinstance(loader.dataset, IterableDataset)
+    if loader.batch_sampler is None and not iterable:
         raise ValueError(f"The {describe_loader(loader)} has batch_size=None: it yields single samples. "
                          "Give the DataLoader a batch_size (or a batch_sampler).")
     if batch_size is not None and batch_size != loader.batch_size:
-        raise ValueError(f"The 'batch_size' parameter is {batch_size}, but the {describe_loader(loader)} makes "
-                         f"batches of {loader.batch_size}: the loader's batches are used. Pass batch_size=None "
-                         "(or the loader's).")
-    iterable = isinstance(loader.dataset, IterableDataset)
+        makes = (f"makes batches of {loader.batch_size}" if loader.batch_size is not None
+                 else "yields the batches of its dataset (batch_size=None)")
+        raise ValueError(f"The 'batch_size' parameter is {batch_size}, but the {describe_loader(loader)} {makes}: "
+                         "the loader's batches are used. Pass batch_size=None (or the loader's).")
     own = None if iterable or not _default_batching(loader) else type(loader.sampler) is RandomSampler
     if shuffle is not None and shuffle != own:
         said = ("an iterable dataset's order is its own" if iterable else "its sampler decides the order"

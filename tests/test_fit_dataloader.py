@@ -236,3 +236,19 @@ def test_a_custom_sampler_is_kept_alone_and_refused_under_ddp():
     source = open_source(ok, None, None, None, 7)
     source.start(1, 2, torch.device("cpu"))
     assert sum(n for _, n in source.batches(0)) == 10
+
+
+def test_a_stream_may_yield_whole_batches():
+    class Batches(IterableDataset):
+        def __iter__(self):
+            x, y = labelled()
+            for i in range(0, len(x), 16):
+                yield x[i:i + 16], y[i:i + 16]
+
+    arrays, streamed = classifier(), classifier()
+    fit(arrays, labelled(), epochs=3, batch_size=16, shuffle=False, lr=0.5, **OPTS)
+    fit(streamed, DataLoader(Batches(), batch_size=None), epochs=3, lr=0.5, **OPTS)
+    assert same_weights(arrays, streamed)
+    with pytest.raises(ValueError, match=r"'batch_size' parameter is 16, but the DataLoader over Batches yields the "
+                                         r"batches of its dataset \(batch_size=None\)"):
+        fit(classifier(), DataLoader(Batches(), batch_size=None), batch_size=16, **OPTS)
