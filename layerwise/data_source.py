@@ -79,7 +79,7 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
             t = part
             if t.dim() == 0 or t.shape[0] == 0:
                 raise ValueError(f"'{label}' must hold at least 1 sample(s); got shape {tuple(t.shape)}.")
-        elif isinstance(part, np.ndarray) and not np.issubdtype(part.dtype, np.floating):
+        elif isinstance(part, np.ndarray) and part.dtype.kind in "biu":  # labels, counts
             t = torch.as_tensor(part)
         else:
             t = check_tensor(label, part)

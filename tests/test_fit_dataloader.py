@@ -2,6 +2,7 @@
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import (DataLoader, Dataset, DistributedSampler, IterableDataset, TensorDataset,
@@ -252,3 +253,11 @@ def test_a_stream_may_yield_whole_batches():
     with pytest.raises(ValueError, match=r"'batch_size' parameter is 16, but the DataLoader over Batches yields the "
                                          r"batches of its dataset \(batch_size=None\)"):
         fit(classifier(), DataLoader(Batches(), batch_size=None), batch_size=16, **OPTS)
+
+
+def test_object_arrays_are_refused_by_name_not_by_torch():
+    x, _ = labelled(4)
+    labels = np.array(["cat", "dog", "cat", "dog"], dtype=object)  # was: "can't convert np.ndarray of type numpy.object_"
+    with pytest.raises(ValueError, match=r"'data\[1\]' must be an array of numbers \(bool, int or float\); got dtype "
+                                         r"object"):
+        fit(classifier(), (x.numpy(), labels), **OPTS)
