@@ -257,7 +257,7 @@ def test_a_stream_may_yield_whole_batches():
 
 def test_object_arrays_are_refused_by_name_not_by_torch():
     x, _ = labelled(4)
-    labels = np.array(["cat", "dog", "cat", "dog"], dtype=object)  # was: "can't convert np.ndarray of type numpy.object_"
+    labels = np.array(["cat", "dog", "cat", "dog"], dtype=object)  # was: torch's "can't convert np.ndarray"
     with pytest.raises(ValueError, match=r"'data\[1\]' must be an array of numbers \(bool, int or float\); got dtype "
                                          r"object"):
         fit(classifier(), (x.numpy(), labels), **OPTS)
