@@ -29,29 +29,28 @@ A model that trains otherwise (a DBN, greedily) says how in a ``trained_by`` str
 The loop owns batching, the progress bar, the per-epoch history, checkpoints and resume (with
 the checks of :mod:`layerwise.resume`), the lock on the run folder (:mod:`layerwise.locking`),
 the NaN/inf guards and the divergence warning, devices and ``torch.distributed`` (DDP under
-``torchrun``).
+``torchrun``, with one random stream per process: :mod:`layerwise.distributed`). Where the
+batches come from (arrays, a DataLoader, a stream) is :mod:`layerwise.data_source`'s job.
 """
 
 from __future__ import annotations
 
-import atexit
 import csv
 import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DistributedSampler, TensorDataset
 
 from . import checkpoint as ckpt
 from .amp import GradStep, check_grad_options, grad_options_config
-from ._validation import check_bool, check_choice, check_int, check_real, check_tensor, describe
+from ._validation import check_bool, check_choice, check_int, check_real, describe
+from .data_source import array_batches, as_arrays, open_source
+from .distributed import all_reduce_mean, broadcast_parameters, init_distributed, seed_rank_stream
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
 from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
@@ -61,7 +60,6 @@ __all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "NonF
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine", "exponential")
-MONITOR_SIZE = 1024
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -157,70 +155,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
-    """Normalise ``data`` (tensor, array, (X, y) tuple or TensorDataset) to a tuple of tensors.
-
-    Floating arrays are checked for NaN/inf; every array must have the same first dimension
-    and at least one sample.
-    """
-    if isinstance(data, TensorDataset):
-        parts = tuple(data.tensors)
-    elif isinstance(data, (tuple, list)):
-        parts = tuple(data)
-    else:
-        parts = (data,)
-    if not parts:
-        raise ValueError(f"'{name}' is empty; expected a tensor X or a tuple (X, y).")
-    arrays = []
-    for i, part in enumerate(parts):
-        label = name if len(parts) == 1 else f"{name}[{i}]"
-        if isinstance(part, torch.Tensor) and not part.is_floating_point():
-            t = part
-            if t.dim() == 0 or t.shape[0] == 0:
-                raise ValueError(f"'{label}' must hold at least 1 sample(s); got shape {tuple(t.shape)}.")
-        elif isinstance(part, np.ndarray) and not np.issubdtype(part.dtype, np.floating):
-            t = torch.as_tensor(part)
-        else:
-            t = check_tensor(label, part)
-        arrays.append(t)
-    n = arrays[0].shape[0]
-    for i, t in enumerate(arrays[1:], 1):
-        if t.shape[0] != n:
-            raise ValueError(
-                f"All arrays in '{name}' must have the same number of samples; "
-                f"{name}[0] has {n} but {name}[{i}] has {t.shape[0]}."
-            )
-    return tuple(arrays)
-
-
-def _batch(arrays: Sequence[torch.Tensor], idx: torch.Tensor):
-    if len(arrays) == 1:
-        return arrays[0][idx]
-    return tuple(a[idx] for a in arrays)
-
-
-def _init_distributed(device: torch.device) -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
-    return dist.get_rank(), dist.get_world_size()
-
-
-def all_reduce_mean(tensors: Iterable[torch.Tensor]) -> None:
-    """Average tensors in place over all processes (a no-op outside ``torch.distributed``).
-
-    Models that override ``training_step`` call this on their updates to train under DDP.
-    """
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        world = dist.get_world_size()
-        for t in tensors:
-            dist.all_reduce(t)
-            t.div_(world)
-
-
 class _LossModule(nn.Module):
     """Lets DistributedDataParallel wrap ``model.training_loss``: DDP syncs through forward."""
 
@@ -277,19 +211,16 @@ def _progress_bar(total: int, enabled: bool, desc: str):
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, arrays: tuple[torch.Tensor, ...], batch_size: int, prefix: str,
-              with_loss: bool) -> dict[str, float]:
-    """Mean training loss (in eval mode) and ``metrics`` over ``arrays``, weighted by batch size."""
+def _evaluate(model: nn.Module, batches: Iterable[tuple[Any, int]], prefix: str, with_loss: bool) -> dict[str, float]:
+    """Mean training loss (in eval mode) and ``metrics`` over ``(batch, size)`` pairs, weighted by size."""
     was_training = model.training
     model.eval()
-    n = arrays[0].shape[0]
+    n = 0
     sums: dict[str, float] = {}
     has_metrics = hasattr(model, "metrics")
     can_loss = with_loss and hasattr(model, "training_loss")
-    for start in range(0, n, batch_size):
-        idx = torch.arange(start, min(start + batch_size, n), device=arrays[0].device)
-        batch = _batch(arrays, idx)
-        w = idx.numel()
+    for batch, w in batches:
+        n += w
         values: dict[str, float] = {}
         if can_loss:
             values["loss"] = float(model.training_loss(batch))
@@ -305,7 +236,7 @@ def fit(
     model: nn.Module,
     data: Any,
     epochs: int = 10,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     optimizer: str | torch.optim.Optimizer = "sgd",
     lr: float = 0.01,
     momentum: float = 0.0,
@@ -318,7 +249,7 @@ def fit(
     callbacks: Iterable[Callback | Callable] = (),
     *,
     progress: bool = True,
-    shuffle: bool = True,
+    shuffle: bool | None = None,
     lr_schedule: str | Callable[[int], float] | None = None,
     desc: str | None = None,
     initial_epoch: int | None = None,
@@ -333,15 +264,19 @@ def fit(
     model : nn.Module
         Provides ``training_loss(batch)`` or ``training_step(batch, optimizer)`` (see the
         module docstring for the whole contract). Moved to ``device``; trained in place.
-    data : tensor, array, tuple (X, y) or TensorDataset
-        A single array gives batches that are tensors; a tuple gives tuples of tensors.
+    data : tensor, array, tuple (X, y), TensorDataset, Dataset, IterableDataset or DataLoader
+        A single array gives batches that are tensors; a tuple gives tuples of tensors. A
+        ``torch.utils.data`` Dataset or DataLoader streams its batches (tensors, or (x, y) tuples)
+        for data larger than memory: see :mod:`layerwise.data_source` for its order, sharding
+        under ``torchrun``, monitoring set and resume.
     epochs : int
         Passes over the data (counted from the start of the run, also on resume and with
         ``initial_epoch``). A resumed run may be given more epochs to train further (see
         ``resume``).
-    batch_size : int
+    batch_size : int, optional
         Samples per batch (per process under ``torchrun``: the global batch is
-        ``batch_size * world_size``).
+        ``batch_size * world_size``). None: 64, or a DataLoader's own (another value than the
+        loader's is refused).
     optimizer : {"sgd", "adam", "adamw", "rmsprop"} or torch.optim.Optimizer
         Built over the model's parameters with weight decay on weights only (``dim() >= 2``),
         unless the model has ``configure_optimizers`` or an instance is given.
@@ -354,7 +289,9 @@ def fit(
         Seeds torch's RNG (noise, Gibbs sampling) and the shuffling, which depends on
         ``seed`` and the epoch only, so that a resumed run sees the same batches. With
         ``initial_epoch`` set, torch's RNG is seeded again at the start of every epoch ``k``
-        with ``seed + k``.
+        with ``seed + k``. Under ``torchrun`` rank 0 does exactly this and every other rank
+        draws its own stream, seeded from ``(seed, rank, epoch)`` at every epoch
+        (:mod:`layerwise.distributed`).
     checkpoint_dir : path-like, optional
         Run folder: ``last/`` (safetensors checkpoint after every epoch, written only when
         every parameter and buffer is finite) and ``history.csv``. Only rank 0 writes, and
@@ -371,8 +308,8 @@ def fit(
         done, and not with a ``"linear"`` or ``"cosine"`` schedule). ``"force"`` continues
         anyway, from the checkpoint's weights with the new settings, warning that the result
         is not that of an uninterrupted run (see :mod:`layerwise.resume`).
-    validation : tensor or tuple, optional
-        Evaluated once an epoch: ``val_loss`` and ``val_<metric>``.
+    validation : tensor, tuple, TensorDataset, Dataset or DataLoader, optional
+        Evaluated once an epoch, whole, on every process: ``val_loss`` and ``val_<metric>``.
     callbacks : list
         :class:`Callback` objects, or callables ``f(state, record)`` run at each epoch end
         (anything else is refused).
@@ -381,8 +318,8 @@ def fit(
         Gibbs steps there, from the epoch alone, so that resume gives the same run).
     progress : bool
         Show a tqdm progress bar with the live loss (rank 0 only).
-    shuffle : bool
-        Reshuffle every epoch.
+    shuffle : bool, optional
+        Reshuffle every epoch. None: True, or a DataLoader's own (another value is refused).
     lr_schedule : {"constant", "linear", "cosine", "exponential"} or callable, optional
         Per-epoch learning-rate multiplier (see :func:`schedule_factor`).
     desc : str, optional
@@ -421,7 +358,8 @@ def fit(
     -------
     History
         One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
-        the model's ``metrics`` on a fixed training subset, and validation entries.
+        the model's ``metrics`` on a fixed training subset (a loader's: the epoch's first
+        samples), and validation entries.
 
     Raises
     ------
@@ -439,7 +377,6 @@ def fit(
             + (f" Train a {type(model).__name__} with {instead}." if instead else "")
         )
     epochs = check_int("epochs", epochs, 0)
-    batch_size = check_int("batch_size", batch_size, 1)
     lr = check_real("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
     momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
     weight_decay = check_real("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
@@ -468,26 +405,25 @@ def fit(
         initial_epoch = check_int("initial_epoch", initial_epoch, 0, epochs)
     if climb_patience is not None:
         climb_patience = check_int("climb_patience", climb_patience, 1)
-    progress, shuffle = check_bool("progress", progress), check_bool("shuffle", shuffle)
+    progress = check_bool("progress", progress)
+    shuffle = None if shuffle is None else check_bool("shuffle", shuffle)
     if desc is not None and not isinstance(desc, str):
         raise TypeError(f"The 'desc' parameter must be a str or None. Got {describe(desc)} instead.")
     callbacks = _check_callbacks(callbacks)
     precision, clip_grad_norm = check_grad_options(model, has_step, precision, clip_grad_norm)
-    arrays = as_arrays(data, "data")
-    val_arrays = as_arrays(validation, "validation") if validation is not None else None
-    if hasattr(model, "validate_data"):
-        model.validate_data(arrays[0])
-        if val_arrays is not None:
-            model.validate_data(val_arrays[0])
+    source = open_source(data, model, batch_size, shuffle, seed)  # arrays are checked whole here
+    batch_size, shuffle = source.batch_size, source.shuffle
+    val_source = open_source(validation, model, None, None, seed, "validation") if validation is not None else None
 
     # ---- devices, processes, optimiser ----------------------------------------------------
     device = resolve_device(device)
-    rank, world = _init_distributed(device)
+    rank, world = init_distributed(device)
     model_spec = ckpt.model_spec(model)  # before any callback: schedules change settings (k) in training
     model.to(device)
-    arrays = tuple(a.to(device) for a in arrays)
-    if val_arrays is not None:
-        val_arrays = tuple(a.to(device) for a in val_arrays)
+    broadcast_parameters(model)  # every rank starts from rank 0's weights (see layerwise.distributed)
+    source.start(rank, world, device)
+    if val_source is not None:
+        val_source.start(0, 1, device)  # every rank evaluates all of it
     if isinstance(optimizer, torch.optim.Optimizer):
         opt = optimizer
     elif hasattr(model, "configure_optimizers"):
@@ -505,7 +441,7 @@ def fit(
         opt_settings = {"optimizer": type(optimizer).__name__.lower(), "param_groups": [
             {k: v for k, v in g.items() if k not in ("params", "initial_lr")} for g in optimizer.param_groups]}
     fit_config = as_json({
-        "model": model_spec, "data": list(arrays[0].shape), "epochs": epochs, "batch_size": batch_size,
+        "model": model_spec, "data": source.describe(), "epochs": epochs, "batch_size": batch_size,
         **opt_settings, "seed": seed, "seeding": "once" if initial_epoch is None else "per-epoch",
         "shuffle": shuffle, "world_size": world, **grad_options_config(precision, clip_grad_norm),
         "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"})
@@ -530,6 +466,7 @@ def fit(
             restore_trainer_state(opt, saved, exact)
             state.epoch = int(saved["meta"]["epoch"])
             state.history = History(saved["meta"].get("history", []))
+            source.warn_on_resume(state.epoch)
             if exact:
                 base_lrs = [g.get("initial_lr", g["lr"]) for g in saved["meta"].get("optimizer", {}).get("param_groups", [])] or base_lrs
         if opt is not None:
@@ -550,15 +487,10 @@ def fit(
             step_module = _LossModule(model)
         grad_step = None if has_step else GradStep.build(step_module, model, opt, device, precision, clip_grad_norm)
 
-        n = arrays[0].shape[0]
-        sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
-        gen = torch.Generator().manual_seed(seed + 7919)
-        monitor_idx = torch.randperm(n, generator=gen)[:MONITOR_SIZE].sort().values.to(device)
-        monitor = tuple(a[monitor_idx] for a in arrays)
         check_every = 1 if device.type == "cpu" else 25
         monitored = getattr(model, "monitored_metric", "loss")  # see layerwise.divergence
-        n_batches = math.ceil(math.ceil(n / world) / batch_size)
-        bar = _progress_bar(n_batches * max(epochs - state.epoch, 0), progress and main,
+        n_batches = source.n_batches  # None for a stream without a length
+        bar = _progress_bar(n_batches and n_batches * max(epochs - state.epoch, 0), progress and main,
                             desc or type(model).__name__)
         for cb in callbacks:
             if main and hasattr(cb, "on_fit_start"):
@@ -568,8 +500,7 @@ def fit(
         model.train()
         while state.epoch < epochs and not state.stop:
             epoch = state.epoch
-            if initial_epoch is not None:
-                torch.manual_seed(seed + epoch)
+            seed_rank_stream(seed, rank, epoch, per_epoch=initial_epoch is not None)
             factor = schedule_factor(lr_schedule, epoch, epochs)
             if not (math.isfinite(factor) and factor >= 0):
                 raise ValueError(f"The 'lr_schedule' gave the factor {factor!r} at epoch {epoch + 1} "
@@ -580,14 +511,10 @@ def fit(
             for cb in callbacks:  # every rank: schedules set what the epoch trains with
                 if hasattr(cb, "on_epoch_start"):
                     cb.on_epoch_start(state)
-            sampler.set_epoch(epoch)
-            order = torch.as_tensor(list(iter(sampler)), dtype=torch.long, device=device)
             t0 = time.perf_counter()
             total = torch.zeros((), device=device, dtype=torch.float64)
             seen = 0
-            for b, start in enumerate(range(0, order.numel(), batch_size)):
-                idx = order[start:start + batch_size]
-                batch = _batch(arrays, idx)
+            for b, (batch, size) in enumerate(source.batches(epoch)):
                 if has_step:
                     loss = model.training_step(batch, opt)
                     loss = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
@@ -599,8 +526,8 @@ def fit(
                     loss.backward()
                     opt.step()
                     loss = loss.detach()
-                total += loss.to(total.device, total.dtype) * idx.numel()
-                seen += idx.numel()
+                total += loss.to(total.device, total.dtype) * size
+                seen += size
                 if b % check_every == 0 and not bool(torch.isfinite(loss)):
                     _non_finite(state, epoch, b, loss, opt)
                 if bar is not None:
@@ -618,9 +545,11 @@ def fit(
             record: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss,
                                       "lr": opt.param_groups[0]["lr"] if opt is not None else float("nan")}
             if hasattr(model, "metrics"):
-                record.update(_evaluate(model, monitor, max(batch_size, 256), "", with_loss=False))
-            if val_arrays is not None:
-                record.update(_evaluate(model, val_arrays, max(batch_size, 256), "val_", with_loss=True))
+                record.update(_evaluate(model, array_batches(source.monitor(), max(batch_size or 0, 256)), "",
+                                        with_loss=False))
+            if val_source is not None:
+                record.update(_evaluate(model, val_source.evaluation_batches(max(batch_size or 0, 256)), "val_",
+                                        with_loss=True))
             record["seconds"] = time.perf_counter() - t0
             state.history.append(record)
             state.epoch = epoch + 1
