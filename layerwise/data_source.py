@@ -45,8 +45,10 @@ from torch.utils.data import (BatchSampler, DataLoader, Dataset, DistributedSamp
 from ._validation import check_int, check_tensor
 from .distributed import rank_seed
 
-__all__ = ["as_arrays", "open_source", "ArraySource", "LoaderSource", "MONITOR_SIZE", "DATA_TYPES"]
+__all__ = ["as_arrays", "open_source", "ArraySource", "LoaderSource", "MONITOR_SIZE", "DATA_TYPES", "DEFAULT_BATCH_SIZE"]
 
+#: ``fit``'s mini-batch size when neither ``batch_size`` nor a DataLoader gives one.
+DEFAULT_BATCH_SIZE = 64
 MONITOR_SIZE = 1024
 DATA_TYPES = ("a tensor or array X, a tuple (X, y), a TensorDataset, a torch Dataset or IterableDataset, "
               "or a torch DataLoader")
@@ -294,11 +296,11 @@ def open_source(data: Any, model: Any, batch_size: int | None, shuffle: bool | N
         return _loader_source(data, model, batch_size, shuffle, seed, name)
     if isinstance(data, Dataset) and not isinstance(data, TensorDataset):
         order = None if isinstance(data, IterableDataset) else (True if shuffle is None else shuffle)
-        loader = DataLoader(data, batch_size=batch_size or 64, shuffle=order)
+        loader = DataLoader(data, batch_size=batch_size or DEFAULT_BATCH_SIZE, shuffle=order)
         return _loader_source(loader, model, None, shuffle, seed, name)
     arrays = as_arrays(data, name)
     _validate(model, arrays)
-    return ArraySource(arrays, batch_size or 64, True if shuffle is None else shuffle, seed)
+    return ArraySource(arrays, batch_size or DEFAULT_BATCH_SIZE, True if shuffle is None else shuffle, seed)
 
 
 def _loader_source(loader: DataLoader, model: Any, batch_size: int | None, shuffle: bool | None, seed: int,

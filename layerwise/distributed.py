@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["init_distributed", "all_reduce_mean", "broadcast_parameters", "rank_seed", "seed_rank_stream"]
+__all__ = ["init_distributed", "all_reduce_mean", "broadcast_flag", "broadcast_parameters", "rank_seed", "seed_rank_stream"]
 
 
 def init_distributed(device: torch.device) -> tuple[int, int]:
@@ -65,6 +65,16 @@ def broadcast_parameters(model: nn.Module) -> None:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         for p in model.parameters():
             dist.broadcast(p.data, src=0)
+
+
+def broadcast_flag(flag: bool, device: torch.device) -> bool:
+    """Rank 0's ``flag`` on every process (``flag`` itself outside ``torch.distributed``): a stop
+    that rank 0's callbacks decided (early stopping) ends every rank's loop at the same epoch."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.broadcast(t, 0)
+    return bool(t.item())
 
 
 def rank_seed(seed: int, rank: int, epoch: int) -> int:

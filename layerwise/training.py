@@ -50,7 +50,7 @@ from . import checkpoint as ckpt
 from .amp import GradStep, check_grad_options, grad_options_config
 from ._validation import check_bool, check_choice, check_int, check_real, describe
 from .data_source import array_batches, as_arrays, open_source
-from .distributed import all_reduce_mean, broadcast_parameters, init_distributed, seed_rank_stream
+from .distributed import all_reduce_mean, broadcast_flag, broadcast_parameters, init_distributed, seed_rank_stream
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
 from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
@@ -606,9 +606,7 @@ def _check_callbacks(callbacks: Any) -> list:
 def _sync_stop(state: FitState, device: torch.device) -> None:
     """Under DDP, every rank takes rank 0's ``state.stop`` (its callbacks, early stopping say, set it)."""
     if state.world_size > 1:
-        flag = torch.tensor([float(state.stop)], device=device)
-        dist.broadcast(flag, 0)
-        state.stop = bool(flag.item())
+        state.stop = broadcast_flag(state.stop, device)
 
 
 def _check_finite_state(state: FitState, epoch: int, opt) -> None:

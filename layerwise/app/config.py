@@ -67,6 +67,7 @@ from ..models.dbm import DBM
 from ..models.dbn import DBN
 from ..models.rbm import RBM
 from ..models.sbn import SigmoidBeliefNet
+from ..data_source import DEFAULT_BATCH_SIZE
 from ..presets import PRESETS
 from ..training import fit
 from .validate import ConfigError, check_sizes, check_train, check_values, parse_yaml, read_yaml, trial_build
@@ -102,7 +103,7 @@ class TrainConfig:
     """:func:`layerwise.fit`'s optimiser settings; every default is fit's own (read from its signature)."""
 
     epochs: int = _FIT["epochs"].default
-    batch_size: int = _FIT["batch_size"].default
+    batch_size: int = DEFAULT_BATCH_SIZE  # fit's default for arrays (its signature says None: "from the data")
     optimizer: str = _FIT["optimizer"].default
     lr: float = _FIT["lr"].default
     momentum: float = _FIT["momentum"].default
