@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._files import share_like_umask
 from .._validation import check_choice, check_int, check_real, optional_module
 from . import imdb_wiki, utkface
 from ._common import (
@@ -417,7 +418,7 @@ def _cache_write(folders: list[Path], filename: str, data: dict) -> Path | None:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, X=data["X"], y=data["y"], age=data["age"], row=data["row"],
                          path=data["path"], meta=np.array(meta))
-            os.chmod(tmp, 0o644)  # mkstemp's 0o600 would hide a shared cache from other users
+            share_like_umask(tmp)  # mkstemp's 0o600 would hide a shared cache from other users
             os.replace(tmp, folder / filename)
             return folder / filename
         except OSError as exc:
