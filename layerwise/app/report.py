@@ -16,6 +16,8 @@ import torch
 from scipy.stats import t as student_t
 
 from .. import plots
+from ..models.classifier import CNNClassifier
+from ..models.cnn import describe_cnn
 from .config import RunConfig
 
 __all__ = ["describe_model", "verdict", "summarise", "compare_baselines", "format_table", "write_report", "write_single_report", "write_results",
@@ -23,9 +25,10 @@ __all__ = ["describe_model", "verdict", "summarise", "compare_baselines", "forma
 
 
 def describe_model(model) -> str:
-    """A model on one line, for reports and ``results.csv``: its ``repr`` when that is one line
-    (``RBM(64, 16)``), else ``Name(<extra_repr>)`` (``AutoEncoder(64, 32, loss='bce')``), else
-    ``Name(key=value, ...)`` of its ``config()``, else the class name.
+    """A model on one line, for reports and ``results.csv``: a CNN classifier's layers
+    (``conv 16@3x3 -> pool 2 -> fc 64``); its ``repr`` when that is one line (``RBM(64, 16)``),
+    else ``Name(<extra_repr>)`` (``AutoEncoder(64, 32, loss=bce)``), else ``Name(key=value,
+    ...)`` of its ``config()``, else the class name.
 
     Parameters
     ----------
@@ -37,6 +40,8 @@ def describe_model(model) -> str:
     str
         One line.
     """
+    if isinstance(model, CNNClassifier):
+        return describe_cnn(model.network)
     text = repr(model)
     if "\n" not in text:
         return text
