@@ -99,7 +99,8 @@ def test_evaluate_a_dbn_run_gives_each_layers_numbers(tmp_path):
     cfg = tmp_path / "dbn.yaml"
     cfg.write_text("name: tiny-dbn\ntask: dbn\ndata: {name: digits, binarize: 0.5, label_fraction: 0.2}\n"
                    "model: {hidden_sizes: [16, 8]}\npretrain: {epochs: 1, batch_size: 32, lr: 0.05}\n"
-                   "finetune: {epochs: 1, batch_size: 16, lr: 0.1}\nevaluate: {ais_runs: 0, samples: 4, sample_steps: 5}\n")
+                   "finetune: {epochs: 1, batch_size: 16, lr: 0.1}\n"
+                   "evaluate: {ais_runs: 0, samples: 4, sample_steps: 5}\n")
     out = tmp_path / "run"
     assert cli.main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
     values = evaluate_checkpoint(out, log=lambda *_: None)

@@ -20,7 +20,8 @@ from ..models.classifier import CNNClassifier
 from ..models.cnn import describe_cnn
 from .config import RunConfig
 
-__all__ = ["describe_model", "verdict", "summarise", "compare_baselines", "format_table", "write_report", "write_single_report", "write_results",
+__all__ = ["describe_model", "verdict", "summarise", "compare_baselines", "format_table", "write_report",
+           "write_single_report", "write_results",
            "machine_summary", "default_run_dir"]
 
 

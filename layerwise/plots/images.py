@@ -8,7 +8,6 @@ Also the shared checks and the atomic PNG writer of :mod:`layerwise.plots` (``ch
 from __future__ import annotations
 
 import math
-import importlib
 import os
 import uuid
 from collections.abc import Mapping, Sequence
