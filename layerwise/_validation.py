@@ -8,6 +8,7 @@ half-written file or a half-trained model behind.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from numbers import Integral, Real
@@ -33,6 +34,7 @@ __all__ = [
     "as_float_tensor",
     "describe",
     "max_memory",
+    "optional_module",
     "set_max_memory",
     "tensor_bytes",
 ]
@@ -43,6 +45,39 @@ def describe(value: Any) -> str:
     if isinstance(value, (torch.Tensor, np.ndarray)):
         return f"an array of shape {tuple(value.shape)}"
     return repr(value)
+
+
+def optional_module(name: str, extra: str, purpose: str):
+    """Import the module ``name`` of an optional dependency, or say which extra installs it.
+
+    Parameters
+    ----------
+    name : str
+        The module, e.g. ``"matplotlib.figure"`` or ``"PIL.Image"``.
+    extra : str
+        The extra of layerwise that installs it, e.g. ``"plots"``.
+    purpose : str
+        What needs it, for the message ("Drawing pictures").
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ImportError
+        When the distribution is missing: ``"<purpose> needs <top module>, which is not
+        installed; install it with pip install 'layerwise[<extra>]'."``. An ImportError raised
+        inside an installed module is passed on unchanged.
+    """
+    top = name.split(".")[0]
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] != top:
+            raise
+        raise ImportError(f"{purpose} needs {top}, which is not installed; install it with "
+                          f"pip install 'layerwise[{extra}]'.", name=exc.name) from exc
 
 
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:

@@ -33,7 +33,7 @@ from .loggers import CSVLogger, TensorBoardLogger
 from .stopping import BestCheckpoint, EarlyStopping
 from .training import Callback
 
-__all__ = ["FilterSnapshots", "Filters", "Reconstructions", "SamplePictures", "Curves",
+__all__ = ["FilterSnapshots", "Filters", "Reconstructions", "SamplePictures", "Curves", "split_validation",
            "LinearRamp", "EpochSchedule", "MomentumSchedule", "GibbsStepsSchedule",
            "CSVLogger", "TensorBoardLogger", "BestCheckpoint", "EarlyStopping"]
 
@@ -251,21 +251,55 @@ class SamplePictures(Callback):
 class Curves(Callback):
     """Write the training curves of this fit (its history) when training ends.
 
+    One panel per measure: ``loss`` and ``val_loss`` (the same measure on the validation data)
+    share the panel ``loss``, as the lines ``"training"`` and ``"validation"`` (with a ``label``:
+    ``"<label>"`` and ``"<label>, validation"``).
+
     Parameters
     ----------
     path : str or path-like
         The PNG to write.
     keys : sequence of str
-        The history's columns to draw.
-    label : str
-        The legend's name for this run.
+        The history's columns to draw (``val_x`` draws the panel ``x``).
+    label : str, optional
+        The legend's name for this run (default: ``"training"``).
     """
 
-    def __init__(self, path: str | os.PathLike, keys: Sequence[str], label: str = "train") -> None:
+    def __init__(self, path: str | os.PathLike, keys: Sequence[str], label: str | None = None) -> None:
         self.path, self.keys, self.label = Path(path), tuple(keys), label
 
     def on_fit_end(self, state: Any) -> None:
-        plot_curves({self.label: list(state.history)}, self.path, keys=self.keys)
+        keys = list(dict.fromkeys(k[len(_VAL):] if k.startswith(_VAL) else k for k in self.keys))
+        plot_curves(split_validation(state.history, self.label), self.path, keys=keys)
+
+
+_VAL = "val_"
+
+
+def split_validation(history: Sequence[dict], label: str | None = None) -> dict[str, list[dict]]:
+    """A history as two named runs for :func:`~layerwise.plots.plot_curves`: the columns measured
+    on the training data under ``"training"``, the ``val_*`` columns, renamed without their
+    prefix (``val_loss`` -> ``loss``), under ``"validation"``; ``epoch`` in both.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        Per-epoch records.
+    label : str, optional
+        Names the runs ``label`` and ``"<label>, validation"`` instead.
+
+    Returns
+    -------
+    dict of str to list of dict
+        The validation run only when some record has a ``val_*`` column.
+    """
+    train = [{k: v for k, v in r.items() if not k.startswith(_VAL)} for r in history]
+    val = [{(k[len(_VAL):] if k.startswith(_VAL) else k): v for k, v in r.items()
+            if k == "epoch" or k.startswith(_VAL)} for r in history]
+    runs = {label or "training": train}
+    if any(k.startswith(_VAL) for r in history for k in r):
+        runs[f"{label}, validation" if label else "validation"] = val
+    return runs
 
 
 # ---- schedules ---------------------------------------------------------------------------------

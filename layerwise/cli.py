@@ -12,6 +12,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from . import __version__
+
 __all__ = ["main", "DEBUG_ENV", "one_line"]
 
 #: Set to 1 (or pass ``--traceback``) to see the traceback of an error instead of its one line.
@@ -32,10 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true",
                         help=f"on an error, show the traceback, not one line (also: {DEBUG_ENV}=1); "
                         "may be given anywhere on the line")
+    parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="pre-training vs random init on the embedded digits (about a minute)",
-                          description="With 10%% of the digits' training labels, fine-tune the same MLP from "
+                          description="With 10% of the digits' training labels, fine-tune the same MLP from "
                           "random initialisation and from stacked autoencoder pre-training (plain, denoising, "
                           "sparse, contractive) and RBM/DBN pre-training; print the table and write a run folder with report.md and "
                           "PNGs. Then the deconvolutional section: a small CNN's Zeiler-Fergus projections and "
@@ -57,13 +60,16 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("configs", help="list the built-in run files", description="List the built-in run files.")
 
-    ev = sub.add_parser("evaluate", help="reconstruction error of an autoencoder checkpoint on a data set",
+    ev = sub.add_parser("evaluate", help="a checkpoint's metrics on a data set (the numbers of its run's report)",
                         description="Load a checkpoint (a run folder or its last/) and report the model's "
-                        "metrics on a data set's split.")
+                        "metrics on a data set's split: accuracy for classifiers, the task's test metrics "
+                        "otherwise. A run folder's data transforms (config.yaml: scale, divide, binarize, "
+                        "standardize, max_test) are applied again, so the numbers are those of its report.")
     ev.add_argument("checkpoint", type=Path)
-    ev.add_argument("--data", default="digits", help="data set name (default digits)")
+    ev.add_argument("--data", default=None,
+                    help="data set name (default: the run's; digits for a checkpoint outside a run folder)")
     ev.add_argument("--split", default="test", choices=["train", "test"])
-    ev.add_argument("--root", default=None, help="data root")
+    ev.add_argument("--root", default=None, help="data root (default: the run's)")
     sm = sub.add_parser("sample", help="PNG grids of samples from an RBM or DBN checkpoint",
                         description="Run Gibbs chains in an RBM (or the top RBM of a DBN, then a down pass) "
                         "and write samples.png (the last states) and chain.png (the chains' evolution).")

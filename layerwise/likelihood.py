@@ -42,7 +42,7 @@ from torch import Tensor
 from ._validation import check_choice, check_int, check_real, check_tensor
 from .functional import binary_states, sample_bernoulli
 from .partition import (CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition,
-                        base_model_bias, check_betas, in_float64)
+                        base_model_bias, check_betas, in_float64, progress_bar)
 
 __all__ = ["RAISEResult", "LikelihoodBounds", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds",
            "dbm_raise_log_likelihood", "dbm_log_likelihood_bounds"]
@@ -176,7 +176,7 @@ def raise_log_likelihood(
     data: Any = None,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> RAISEResult:
     r"""A stochastic lower bound on each ``log p(v)``: the Reverse AIS Estimator (Burda et al. 2015).
 
@@ -246,7 +246,7 @@ def raise_log_likelihood(
         keep one ``(chains, n_visible + n_hidden)`` tensor under
         :data:`layerwise.partition.CHUNK_ELEMENTS` elements.
     progress : bool
-        Show a tqdm bar over the temperatures of every chunk.
+        A tqdm bar over the temperatures of every chunk, when stderr is a terminal; ``False``: none.
 
     Returns
     -------
@@ -262,11 +262,7 @@ def raise_log_likelihood(
     path = RBMPath(rbm, base_model_bias(rbm, base_visible_bias, data))
     n = x.shape[0]
     steps = (len(betas_t) - 1) * math.ceil(n / batch_size)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="RAISE", unit="beta", leave=False, dynamic_ncols=True)
+    bar = progress_bar(steps, progress, "RAISE", "beta")
     parts = []
     try:
         for start in range(0, n, batch_size):
@@ -365,7 +361,7 @@ def log_likelihood_bounds(
     data: Any = None,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> LikelihoodBounds:
     r"""The mean test log-likelihood of an RBM as ``[RAISE lower, AIS upper]``.
 
@@ -418,7 +414,7 @@ def log_likelihood_bounds(
     ais = None
     if log_z is None:
         ais = ais_log_partition(rbm, n_runs=check_int("ais_runs", ais_runs, 1), n_betas=n_betas, betas=betas,
-                                base_visible_bias=base_visible_bias, data=data, generator=generator)
+                                base_visible_bias=base_visible_bias, data=data, generator=generator, progress=progress)
         z = ais.log_z
     elif isinstance(log_z, AISResult):
         ais, z = log_z, log_z.log_z
@@ -495,7 +491,7 @@ def dbm_raise_log_likelihood(
     max_states: int = MAX_POSTERIOR_STATES,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> RAISEResult:
     r"""A stochastic lower bound on each ``log p(v)`` of a DBM: RAISE (Burda, Grosse & Salakhutdinov 2015).
 
@@ -576,11 +572,7 @@ def dbm_raise_log_likelihood(
         batch_size = max(1, CHUNK_ELEMENTS // (sum(m.sizes) * n_runs))
     batch_size = check_int("batch_size", batch_size, 1)
     n = x.shape[0]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=(len(betas_t) - 1) * math.ceil(n / batch_size), desc="RAISE", unit="beta", leave=False)
+    bar = progress_bar((len(betas_t) - 1) * math.ceil(n / batch_size), progress, "RAISE", "beta")
     parts = []
     try:
         for start in range(0, n, batch_size):
@@ -625,7 +617,7 @@ def dbm_log_likelihood_bounds(
     max_states: int = MAX_POSTERIOR_STATES,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> LikelihoodBounds:
     r"""The mean test log-likelihood of a small DBM as ``[RAISE lower, AIS upper]``.
 
@@ -665,7 +657,7 @@ def dbm_log_likelihood_bounds(
     ais = None
     if log_z is None:
         ais = dbm.log_partition("ais", n_runs=check_int("ais_runs", ais_runs, 1), n_betas=n_betas, betas=betas,
-                                data=data, generator=generator)
+                                data=data, generator=generator, progress=progress)
         z = ais.log_z_checked
     elif isinstance(log_z, AISResult):
         ais, z = log_z, log_z.log_z_checked

@@ -4,7 +4,7 @@
    or a lower one. The layers, from the bottom:
 
    ===  =========================================================================================
-   0    ``_validation``
+   0    ``_validation``, ``_files``
    1    ``functional``, ``checkpoint``, ``plots``, ``datasets`` (+ the deprecated ``faces`` shim),
         ``movies``, ``locking``, ``model_summary``
    2    ``units``, ``partition``, ``likelihood`` (imports partition), ``sandwich`` (imports both),
@@ -36,6 +36,7 @@ PACKAGE = "layerwise"
 
 LAYERS = {
     "_validation": 0,
+    "_files": 0,
     "functional": 1, "checkpoint": 1, "plots": 1, "datasets": 1, "movies": 1, "locking": 1,
     "faces": 1,  # deprecated shim of datasets.faces
     "model_summary": 1,

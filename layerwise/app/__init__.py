@@ -10,6 +10,7 @@ Modules, each importing only those above it in this list and the package below:
 * :mod:`~layerwise.app.compare` -- the one cell runner (``run`` task compare, ``experiment``);
 * :mod:`~layerwise.app.tasks` -- the registry of single-model tasks;
 * :mod:`~layerwise.app.run` -- ``layerwise run``: folder, config.yaml, dispatch;
+* :mod:`~layerwise.app.evaluate` -- ``layerwise evaluate``: a checkpoint's numbers, the run's data transforms;
 * :mod:`~layerwise.app.demo` -- the demo's deconvolutional section;
 * :mod:`~layerwise.app.commands` -- what each ``layerwise`` command does (:mod:`layerwise.cli`
   only parses the arguments).

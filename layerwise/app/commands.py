@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,7 @@ from ..checkpoint import load_model
 from .compare import baselines_of, load_experiment, parse_fractions, run_experiment
 from .config import builtin_configs, load_config
 from .demo import run_deconv_demo
+from .evaluate import evaluate_checkpoint
 from .report import default_run_dir, format_table, summarise, write_report
 from .run import run
 from .validate import check_out
@@ -125,19 +127,10 @@ def list_datasets(root: str | None, log=print) -> None:
     log(datasets.format_available(datasets.available(root)))
 
 
-def evaluate_command(checkpoint: Path, data: str, split: str, root: str | None, log=print) -> dict[str, float]:
-    """``layerwise evaluate``: a checkpoint's metrics on a data set's split; returns them."""
-    model = load_model(checkpoint)
-    x, _ = datasets.load(data, split, root=root)
-    if hasattr(model, "validate_data"):
-        model.validate_data(x)
-    model.eval()
-    with torch.no_grad():
-        values = model.metrics(x)
-    log(f"{model!r} on {data}/{split} ({len(x)} samples):")
-    for k, v in values.items():
-        log(f"  {k}: {v:.6g}")
-    return values
+def evaluate_command(checkpoint: Path, data: str | None, split: str, root: str | None, log=print) -> dict[str, float]:
+    """``layerwise evaluate``: a checkpoint's metrics on a split, with its run's data transforms;
+    returns them (see :func:`~layerwise.app.evaluate.evaluate_checkpoint`)."""
+    return evaluate_checkpoint(checkpoint, data, split, root, log=log)
 
 
 def sample_command(checkpoint: Path, n: int, steps: int, every: int | None, shape: str | None, seed: int,
@@ -246,7 +239,11 @@ def visualize_command(checkpoint: Path, layers: Sequence[int] | None, channels: 
     x, _ = datasets.load(name, split, root=root)
     x = x[:n]
     out = out or (checkpoint if checkpoint.is_dir() else checkpoint.parent) / "projections.png"
-    path = deconv.projection_figure(net, x.reshape(len(x), -1), out, layers=layers, channels=channels,
-                                    top=top, title=f"{name}/{split}: top {top} of {len(x)} inputs per feature map")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        path = deconv.projection_figure(net, x.reshape(len(x), -1), out, layers=layers, channels=channels,
+                                        top=top, title=f"{name}/{split}: top {top} of {len(x)} inputs per feature map")
+    for w in caught:
+        log(f"note: {w.message}")
     log(f"wrote {path}")
     return path

@@ -16,10 +16,41 @@ import torch
 from scipy.stats import t as student_t
 
 from .. import plots
+from ..models.classifier import CNNClassifier
+from ..models.cnn import describe_cnn
 from .config import RunConfig
 
-__all__ = ["verdict", "summarise", "compare_baselines", "format_table", "write_report", "write_single_report", "write_results",
+__all__ = ["describe_model", "verdict", "summarise", "compare_baselines", "format_table", "write_report",
+           "write_single_report", "write_results",
            "machine_summary", "default_run_dir"]
+
+
+def describe_model(model) -> str:
+    """A model on one line, for reports and ``results.csv``: a CNN classifier's layers
+    (``conv 16@3x3 -> pool 2 -> fc 64``); its ``repr`` when that is one line (``RBM(64, 16)``),
+    else ``Name(<extra_repr>)`` (``AutoEncoder(64, 32, loss=bce)``), else ``Name(key=value,
+    ...)`` of its ``config()``, else the class name.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any model.
+
+    Returns
+    -------
+    str
+        One line.
+    """
+    if isinstance(model, CNNClassifier):
+        return describe_cnn(model.network)
+    text = repr(model)
+    if "\n" not in text:
+        return text
+    name = type(model).__name__
+    extra = model.extra_repr() if hasattr(model, "extra_repr") else ""
+    if not extra and hasattr(model, "config"):
+        extra = ", ".join(f"{k}={v!r}" for k, v in model.config().items())
+    return " ".join(f"{name}({extra})".split()) if extra else name
 
 
 def verdict(diffs: list[float]) -> str:

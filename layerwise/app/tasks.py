@@ -33,9 +33,12 @@ from ..training import fit
 from .config import MODEL_SECTIONS, ModelSection, RunConfig
 from .data import Prepared, grid_shape, image_shape, n_classes, prepare_data
 from .learners import first_weight
-from .report import write_results, write_single_report
+from .report import describe_model, write_results, write_single_report
 
-__all__ = ["Task", "TASKS", "run_single", "train_single"]
+__all__ = ["Task", "TASKS", "run_single", "train_single", "test_metrics", "CSC_TEST_IMAGES"]
+
+#: The csc task measures the first this many test images (sparse inference is costly).
+CSC_TEST_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,46 @@ def _test_metrics(model, x: torch.Tensor) -> dict[str, float]:
         return model.metrics(x.to(next(model.parameters()).device))
 
 
+def test_metrics(model, x: torch.Tensor, y: torch.Tensor | None, shape: tuple[int, ...]) -> dict[str, float]:
+    """The numbers a task's report gives for a trained model on the rows ``x`` (labels ``y``),
+    before any task-specific estimate (AIS, bounds): what ``layerwise evaluate`` recomputes.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model of a single-model task.
+    x : Tensor
+        Flattened rows, transformed as the run's ``data:`` section says.
+    y : Tensor, optional
+        Their labels (classifiers only).
+    shape : tuple of int
+        The shape of one image, ``(H, W)`` or ``(C, H, W)`` (convolutional models).
+
+    Returns
+    -------
+    dict of str to float
+        A classifier: ``accuracy``. Sparse coding: its metrics on the first
+        :data:`CSC_TEST_IMAGES` images. A DBN: each RBM's metrics on its input of the mean
+        up-pass, as ``layer<i>_<name>``. Any other model: its ``metrics``.
+    """
+    if hasattr(model, "accuracy"):
+        if y is None:
+            raise ValueError(f"{type(model).__name__} is a classifier; its evaluation needs labels.")
+        model.eval()
+        return {"accuracy": model.accuracy(x, y)}
+    if isinstance(model, ConvSparseCoding):
+        return _test_metrics(model, x[:CSC_TEST_IMAGES].reshape(-1, *image_shape(shape, "Task 'csc'")))
+    if isinstance(model, DBN):
+        inputs = [x, *model.up(x.to(next(model.parameters()).device))[:-1]]
+        return {f"layer{i}_{k}": v for i, (rbm, h) in enumerate(zip(model.rbms, inputs))
+                for k, v in _test_metrics(rbm, h).items()}
+    return _test_metrics(model, x)
+
+
 def _single_row(model, secs: float, test: dict, log) -> dict:
-    log(f"  {model!r}: test " + ", ".join(f"{k} {v:.6g}" for k, v in test.items()) + f"  ({secs:.1f} s)")
+    log(f"  {describe_model(model)}: test " + ", ".join(f"{k} {v:.6g}" for k, v in test.items()) + f"  ({secs:.1f} s)")
     size = summary(model)  # the model's size in the run's summary (results.csv, report.md)
-    return {"model": repr(model).splitlines()[0], "seconds": secs, **{f"test_{k}": v for k, v in test.items()},
+    return {"model": describe_model(model), "seconds": secs, **{f"test_{k}": v for k, v in test.items()},
             "parameters": size.total_params, "parameter_bytes": size.param_bytes}
 
 
@@ -166,7 +205,7 @@ def _rbm(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     if ev.ais_runs > 0:
         gen = torch.Generator(device=model.weight.device).manual_seed(cfg.seeds[0])
         ais = partition.ais_log_partition(model, n_runs=ev.ais_runs, n_betas=ev.ais_betas,
-                                          data=data.train_x, generator=gen)
+                                          data=data.train_x, generator=gen, progress=progress)
         with torch.no_grad():
             # log Z is at least the proven floor: below it, ll is the proven upper bound -F(v) - floor
             ll = float(model.log_likelihood(data.test_x.to(model.weight.device), log_z=ais).mean())
@@ -193,7 +232,7 @@ def _dbn(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     test: dict[str, Any] = {}
     ev = cfg.evaluate
     if ev.ais_runs > 0 and len(hidden) == 2:
-        log_z = dbn.rbms[-1].log_partition(method="ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas)
+        log_z = dbn.rbms[-1].log_partition(method="ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas, progress=progress)
         bound = dbn.lower_bound(data.test_x.to(device), log_z=log_z)
         test["lower_bound"] = float(bound.mean())
     if ev.updown_epochs > 0:
@@ -306,7 +345,7 @@ def _dbm(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     if ev.ais_runs > 0:
         dev = model.weights[0].device
         ais = model.log_partition("ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas, data=data.train_x,
-                                  generator=torch.Generator(device=dev).manual_seed(seed))
+                                  generator=torch.Generator(device=dev).manual_seed(seed), progress=progress)
         with torch.no_grad():
             bound = float(model.lower_bound(data.test_x.to(dev), log_z=ais).mean())  # log Z >= the floor
         test.update({"log_z_ais": ais.log_z, "lower_bound_ais": bound, "log_z_floor": ais.floor,
@@ -345,7 +384,7 @@ def _csc(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     t0 = time.perf_counter()
     _fit(cfg, model, data.train_x.reshape(-1, *shape), out, progress, [Curves(out / "curves.png", ("loss", "objective"))])
     secs = time.perf_counter() - t0
-    test = _test_metrics(model, data.test_x[:256].reshape(-1, *shape))
+    test = test_metrics(model, data.test_x, None, data.image_shape)
     model.cpu()
     plots.plot_csc(model, data.test_x[:4].reshape(-1, *shape), out / "csc.png")
     return _single_row(model, secs, test, log)

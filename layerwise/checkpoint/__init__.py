@@ -35,6 +35,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .._files import share_like_umask
 from .checks import (CheckpointError, check_finite_state, check_meta, compare_state, read_header, read_meta,
                      state_bytes)
 from .registry import MODEL_CLASSES, MOVED_CLASSES, accepts, check_config, model_class
@@ -212,10 +213,12 @@ def save_checkpoint(
                 tensors[f"rng.cuda.{i}"] = s
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
+        share_like_umask(tmp, folder=True)  # mkdtemp's 0700 would hide the checkpoint from colleagues
         save_file(_tensors_for_saving(model.state_dict()), str(tmp / MODEL_FILE))
         save_file(_tensors_for_saving(tensors), str(tmp / TRAINER_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
         for name in (MODEL_FILE, TRAINER_FILE, META_FILE):
+            share_like_umask(tmp / name)  # safetensors writes 0600
             _fsync(tmp / name)
         _fsync(tmp)
         old = path.parent / f".{path.name}.old"

@@ -70,7 +70,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_int, check_real
+from .._files import share_like_umask
+from .._validation import check_choice, check_int, check_real, optional_module
 from . import imdb_wiki, utkface
 from ._common import (
     SPLIT_SEED,
@@ -280,7 +281,7 @@ def _central_box(crop: float, width: int, height: int) -> tuple[int, int, int, i
 
 def _read_image(path: str, box, o: dict) -> np.ndarray:
     """One image -> uint8 (H, W) or (H, W, 3): crop, convert, resize."""
-    from PIL import Image
+    Image = optional_module("PIL.Image", "faces", "Reading face photos")
 
     with Image.open(path) as im:
         im.load()
@@ -300,7 +301,7 @@ def _read_images(paths, boxes, o: dict, what: str, folder: Path, rows: list[str]
     Each path is resolved first (symlinks followed) and refused, naming its row (``rows[i]``),
     when it leads outside ``folder``.
     """
-    from PIL import Image
+    Image = optional_module("PIL.Image", "faces", "Reading face photos")
     from tqdm.auto import tqdm
 
     w, h = o["size"]
@@ -417,7 +418,7 @@ def _cache_write(folders: list[Path], filename: str, data: dict) -> Path | None:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, X=data["X"], y=data["y"], age=data["age"], row=data["row"],
                          path=data["path"], meta=np.array(meta))
-            os.chmod(tmp, 0o644)  # mkstemp's 0o600 would hide a shared cache from other users
+            share_like_umask(tmp)  # mkstemp's 0o600 would hide a shared cache from other users
             os.replace(tmp, folder / filename)
             return folder / filename
         except OSError as exc:

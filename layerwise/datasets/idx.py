@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._files import share_like_umask
 from .._validation import check_choice, check_finite
 from ._common import (
     ENV_ROOT,
@@ -207,6 +208,7 @@ def _fetch(url: str, target: Path, sha256: str) -> None:
             finally:
                 if bar is not None:
                     bar.close()
+        share_like_umask(tmp)  # mkstemp's 0600 would hide a shared data root from other users
         got = digest.hexdigest()
         if got != sha256:
             raise ValueError(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_choice
+from .._validation import check_choice, optional_module
 from ._common import SPLITS, apply_scale, check_bool, check_scale, check_size, contained, require_path, shape_images
 
 __all__ = ["load", "locate", "IMAGE_SUFFIXES"]
@@ -71,7 +71,7 @@ def load(
         No class folders, no readable image, images of different sizes without ``size``, or a
         class folder or image that resolves (symlinks followed) to somewhere outside ``path``.
     """
-    from PIL import Image
+    Image = optional_module("PIL.Image", "faces", "Reading image folders")
 
     split = check_choice("split", split, SPLITS)
     flatten = check_bool("flatten", flatten)

@@ -558,7 +558,7 @@ class DBM(nn.Module):
                       batch_states: int = 2**14, n_runs: int = 100, n_betas: int = 10000,
                       betas: Sequence[float] | Tensor | None = None, data: Any = None,
                       generator: torch.Generator | None = None, floor_states: Any = None,
-                      floor_check: str = "warn", segments: int | Sequence[float] = 10):
+                      floor_check: str = "warn", segments: int | Sequence[float] = 10, progress: bool = True):
         r"""log Z, exactly (``"exact"``, a float) or by annealed importance sampling (``"ais"``, an
         :class:`~layerwise.partition.AISResult` with the estimate and its ±3 SE band).
 
@@ -605,6 +605,8 @@ class DBM(nn.Module):
             AIS: what an estimate below the floor does (``"off"``: no floor, no ESS warning).
         segments : int or sequence of float
             AIS: the beta segments of the variance diagnostics (``layerwise.partition.anneal``).
+        progress : bool
+            AIS: a progress bar over the temperatures when stderr is a terminal.
         """
         check_choice("method", method, ("exact", "ais"))
         check_choice("floor_check", floor_check, FLOOR_CHECKS)
@@ -631,7 +633,7 @@ class DBM(nn.Module):
 
         n_runs = check_int("n_runs", n_runs, 1)
         betas_t = ais_betas(n_betas) if betas is None else check_betas(betas)
-        res = anneal(m.annealing_path(data=data), betas_t, n_runs, generator, segments=segments)
+        res = anneal(m.annealing_path(data=data), betas_t, n_runs, generator, segments=segments, progress=progress)
         if floor_check == "off":
             return res
         seen = [torch.cat(res.end_states[0::2], 1), torch.cat(self.chains[0::2], 1)]  # AIS ends, persistent chains

@@ -64,6 +64,7 @@ from .ais import (
     base_model_bias,
     check_ais_result,
     check_betas,
+    progress_bar,
 )
 from .exact import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, exact_log_partition, in_float64
 from .floor import distinct_states, is_discrete, log_z_floor
@@ -108,6 +109,7 @@ __all__ = [
     "log_partition",
     "log_z_floor",
     "nonempty_segments",
+    "progress_bar",
     "pseudo_log_likelihood",
     "report_log_likelihood",
     "steps_per_segment",

@@ -275,6 +275,7 @@ def ais_log_partition(
     schedule: str = "paper",
     pilot_runs: int = 20,
     pilot_betas: int | None = None,
+    progress: bool = True,
 ) -> AISResult | float:
     r"""log Z by annealed importance sampling (Neal 2001; Salakhutdinov & Murray 2008).
 
@@ -346,6 +347,8 @@ def ais_log_partition(
         The pilot of ``schedule="adaptive"`` (see :func:`adaptive_betas`); it draws from
         ``generator`` before the runs, which are independent of it, so the estimate stays
         unbiased in Z.
+    progress : bool
+        A progress bar over the temperatures when stderr is a terminal (see :func:`anneal`).
 
     Returns
     -------
@@ -367,7 +370,7 @@ def ais_log_partition(
         betas_t = adaptive_betas(path, n_betas, pilot_runs=pilot_runs, pilot_betas=pilot_betas, generator=generator)
     else:
         betas_t = ais_betas(n_betas)
-    result = anneal(path, betas_t, n_runs, generator, segments=segments)
+    result = anneal(path, betas_t, n_runs, generator, segments=segments, progress=progress)
     floor = None
     if floor_check != "off" and rbm.visible.states is not None:
         seen = [result.end_states[0]]
@@ -383,6 +386,37 @@ def ais_log_partition(
         floor = log_z_floor(rbm, seen)
     check_ais_result(result, floor, floor_check)
     return result if return_bounds else result.log_z
+
+
+_BAR_EVERY = 50  # temperatures between two updates of a progress bar (tqdm costs ~1 us a call)
+
+
+def progress_bar(total: int, enabled: bool, desc: str, unit: str):
+    """A tqdm bar of ``total`` steps on stderr, or None: not ``enabled``, or stderr not a terminal
+    (tqdm's ``disable=None``), so that logs and captured test output stay clean.
+
+    Parameters
+    ----------
+    total : int
+        Steps.
+    enabled : bool
+        False: no bar.
+    desc, unit : str
+        The bar's label and unit.
+
+    Returns
+    -------
+    tqdm or None
+    """
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, disable=None)
+    if bar.disable:
+        bar.close()
+        return None
+    return bar
 
 
 class AnnealingPath:
@@ -437,7 +471,7 @@ class AnnealingPath:
 
 @torch.no_grad()
 def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Generator | None = None, *,
-           segments: int | Sequence[float] = 10) -> AISResult:
+           segments: int | Sequence[float] = 10, progress: bool = True) -> AISResult:
     r"""Annealed importance sampling along ``path`` (Neal 2001): the one AIS loop.
 
     Each of ``n_runs`` runs draws ``x_0 ~ p_0`` (:meth:`AnnealingPath.sample_base`), then for
@@ -462,6 +496,9 @@ def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Gen
         Where to measure the variance: ``S`` equal segments of [0, 1] in beta, or their edges
         (increasing from 0 to 1). The log weights are copied at the segment ends (S copies,
         no random numbers drawn: the estimate is the same for any ``segments``).
+    progress : bool
+        A progress bar over the temperatures (tqdm, on stderr) when stderr is a terminal;
+        ``False``: none. It draws no random numbers: the estimate does not depend on it.
 
     Returns
     -------
@@ -477,14 +514,21 @@ def anneal(path: AnnealingPath, betas: Tensor, n_runs: int, generator: torch.Gen
     log_w = torch.zeros(n_runs, dtype=torch.float64, device=path.device)
     ends = {}  # segment -> cumulative log w at its last step
     last = len(bl) - 1
-    for k in range(1, last + 1):
-        b_prev, b_k = bl[k - 1], bl[k]
-        if b_k != b_prev:
-            log_w += path.log_weight(x, b_prev, b_k)
-        if k == last or seg_of[k + 1] != seg_of[k]:
-            ends[seg_of[k]] = log_w.clone()
-        if k < last:
-            x = path.transition(x, b_k, generator)
+    bar = progress_bar(last, progress, "AIS", "beta")
+    try:
+        for k in range(1, last + 1):
+            b_prev, b_k = bl[k - 1], bl[k]
+            if b_k != b_prev:
+                log_w += path.log_weight(x, b_prev, b_k)
+            if k == last or seg_of[k + 1] != seg_of[k]:
+                ends[seg_of[k]] = log_w.clone()
+            if k < last:
+                x = path.transition(x, b_k, generator)
+            if bar is not None and (k % _BAR_EVERY == 0 or k == last):
+                bar.update(k - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
     cum, prev = [], torch.zeros_like(log_w)
     for s in range(len(edges) - 1):
         prev = ends.get(s, prev)
@@ -548,7 +592,7 @@ def adaptive_betas(path: AnnealingPath, n_betas: int, *, pilot_runs: int = 20, p
     pilot_betas = min(n_betas, 2001) if pilot_betas is None else check_int("pilot_betas", pilot_betas, 2)
     pilot = ais_betas(pilot_betas)
     edges = nonempty_segments(_segment_edges(segments), pilot)
-    result = anneal(path, pilot, pilot_runs, generator, segments=edges)
+    result = anneal(path, pilot, pilot_runs, generator, segments=edges, progress=False)
     return betas_from_variance(edges, result.segment_variance, steps_per_segment(edges, pilot), n_betas,
                                uniform_fraction)
 

@@ -8,13 +8,10 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
 import torch
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from .images import DPI, check_path, check_title, save_figure, to_numpy
+from .images import DPI, check_path, check_title, matplotlib_module, new_figure, save_figure, to_numpy
 
 __all__ = ["plot_bars", "plot_curves", "plot_lines"]
 
@@ -104,7 +101,7 @@ def plot_curves(
         raise ValueError(
             f"None of the keys {list(keys)!r} is recorded in any history; recorded keys are {seen!r}."
         )
-    fig = Figure(figsize=(6.4, 0.6 + 2.6 * len(present)), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(6.4, 0.6 + 2.6 * len(present)), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(present), 1, sharex=True, squeeze=False)[:, 0]
     for ax, key in zip(axes, present):
         for name, xs, ys in lines[key]:
@@ -114,7 +111,7 @@ def plot_curves(
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(matplotlib_module("matplotlib.ticker").MaxNLocator(integer=True))
     axes[-1].set_xlabel("epoch")
     if title is not None:
         fig.suptitle(title)
@@ -166,9 +163,9 @@ def plot_lines(
         raise ValueError(f"The 'x' parameter must be a non-empty sequence of numbers. Got {x!r} instead.")
     if not isinstance(series, Mapping) or not series:
         raise ValueError(f"The 'series' parameter must be a non-empty dict of name -> values. Got {series!r} instead.")
-    fig = Figure(figsize=(6.4, 4.2), dpi=DPI)
+    fig = new_figure(figsize=(6.4, 4.2), dpi=DPI)
     ax = fig.add_subplot(1, 1, 1)
-    colours = matplotlib.colormaps["tab10" if len(series) <= 10 else "tab20"].colors
+    colours = matplotlib_module().colormaps["tab10" if len(series) <= 10 else "tab20"].colors
     for i, (name, values) in enumerate(series.items()):
         ys = [_as_number(v) for v in values]
         if len(ys) != len(xs) or any(v is None for v in ys):
@@ -246,7 +243,7 @@ def plot_bars(
             )
         values[str(name)] = arr
     x = np.arange(len(labels))
-    fig = Figure(figsize=(max(4.0, 1.0 + 0.9 * len(labels) * (1 if stacked else max(1, len(values) / 2))),
+    fig = new_figure(figsize=(max(4.0, 1.0 + 0.9 * len(labels) * (1 if stacked else max(1, len(values) / 2))),
                           3.6), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 if stacked else 0.8 / len(values)

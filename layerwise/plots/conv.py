@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -143,15 +144,38 @@ def projection_figure(deconvnet: DeconvNet, data: Any, path: str | os.PathLike,
     -------
     Path
         The written file.
+
+    Warns
+    -----
+    UserWarning
+        Naming the dead maps (largest activation on ``data`` at most 0: their projections
+        would be black panels), which are left out.
+
+    Raises
+    ------
+    ValueError
+        When every chosen map is dead.
     """
     if layers is None:
         layers = list(range(deconvnet.n_layers))
     elif isinstance(layers, int):
         layers = [layers]
-    rows = {}
+    rows, dead = {}, []
     for layer in layers:  # strongest_channels and top_activations refuse a bad layer, naming it
         chosen = list(channels) if channels is not None else deconvnet.strongest_channels(data, layer)
         for c in chosen:
             t = deconvnet.top_activations(data, layer, c, k=top)
+            if float(t.values[0]) <= 0.0:  # strongest first: no input excites this map
+                dead.append(f"layer {layer}, map {c}")
+                continue
             rows[f"layer {layer}, map {c}"] = (t.projection_patches, t.image_patches)
+    if dead:
+        what = f"{len(dead)} dead feature map(s) (largest activation 0 on the {_count(data)} inputs) left out: "
+        if not rows:
+            raise ValueError(f"Nothing to draw: every chosen map is dead; {what}{'; '.join(dead)}.")
+        warnings.warn(what + "; ".join(dead) + ".", UserWarning, stacklevel=2)
     return plot_projections(rows, path, title=title)
+
+
+def _count(data: Any) -> int:
+    return len(data) if hasattr(data, "__len__") else 0

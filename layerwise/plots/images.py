@@ -12,14 +12,15 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from .._validation import check_choice, check_int, check_real, check_tensor, describe
+from .._validation import check_choice, check_int, check_real, check_tensor, describe, optional_module
+
+if TYPE_CHECKING:  # matplotlib is an optional extra, imported when a picture is drawn
+    from matplotlib.figure import Figure
 
 __all__ = [
     "image_grid",
@@ -34,6 +35,25 @@ NORMALIZE = ("each", "all", None)
 DPI = 100
 _MIN_TILE_PX = 48  # small tiles (8x8 digits) are upscaled to at least this many screen pixels
 _MAX_SIDE_PX = 2000  # ...unless the whole picture would exceed this
+
+
+# --------------------------------------------------------------------------------------------
+# matplotlib, imported when the first picture is drawn
+# --------------------------------------------------------------------------------------------
+
+
+def matplotlib_module(name: str = "matplotlib"):
+    """Import ``name`` (a matplotlib module) when a picture is drawn, not when layerwise is imported.
+
+    matplotlib is the optional extra ``plots``: ``import layerwise`` and ``import
+    layerwise.sklearn`` do not load it; without it only drawing fails, naming the extra.
+    """
+    return optional_module(name, "plots", "Drawing pictures")
+
+
+def new_figure(**kwargs: Any) -> Figure:
+    """A :class:`matplotlib.figure.Figure` (no pyplot, no global state) with ``kwargs``."""
+    return matplotlib_module("matplotlib.figure").Figure(**kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,7 +134,7 @@ def check_title(title: Any) -> str | None:
 def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as PNG atomically (temp file in the same folder, then ``os.replace``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
+    matplotlib_module("matplotlib.backends.backend_agg").FigureCanvasAgg(fig)
     # A unique name opened with "xb" (not mkstemp, whose 0600 mode would stick to the PNG).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -226,7 +246,7 @@ def _image_figure(grid: np.ndarray, scale: int, title: str | None,
     """A figure whose axes show ``grid`` at ``scale`` screen pixels per pixel."""
     h, w = grid.shape[:2]
     width_px, height_px = max(w * scale, min_width_px), h * scale
-    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+    fig = new_figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0,
               interpolation="nearest", resample=False)
@@ -477,7 +497,7 @@ def plot_projections(
     heights = [tile_px * g[1].shape[0] / g[3][0] for g in grids]
     widths = [tile_px * g[1].shape[1] / g[3][1] for g in grids]
     width_px, height_px = 2 * max(widths) + 160, sum(heights) + 30 * len(grids) + (30 if title else 0)
-    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+    fig = new_figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
     spec = fig.add_gridspec(len(grids), 2, height_ratios=heights, hspace=0.35, wspace=0.05)
     for i, (label, gp, gi, _) in enumerate(grids):
         for j, (grid, what) in enumerate(((gp, "projections"), (gi, "inputs"))):
