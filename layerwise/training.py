@@ -160,7 +160,8 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
     """Normalise ``data`` (tensor, array, (X, y) tuple or TensorDataset) to a tuple of tensors.
 
     Floating arrays are checked for NaN/inf; every array must have the same first dimension
-    and at least one sample.
+    and at least one sample. A row source (``is_row_source``, as :mod:`layerwise.sklearn`'s
+    sparse rows) is kept as is, unchecked.
     """
     if isinstance(data, TensorDataset):
         parts = tuple(data.tensors)
@@ -173,7 +174,9 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
     arrays = []
     for i, part in enumerate(parts):
         label = name if len(parts) == 1 else f"{name}[{i}]"
-        if isinstance(part, torch.Tensor) and not part.is_floating_point():
+        if getattr(part, "is_row_source", False):  # densified a batch at a time; checked by its maker
+            t = part
+        elif isinstance(part, torch.Tensor) and not part.is_floating_point():
             t = part
             if t.dim() == 0 or t.shape[0] == 0:
                 raise ValueError(f"'{label}' must hold at least 1 sample(s); got shape {tuple(t.shape)}.")
@@ -466,7 +469,7 @@ def fit(
     callbacks = _check_callbacks(callbacks)
     arrays = as_arrays(data, "data")
     val_arrays = as_arrays(validation, "validation") if validation is not None else None
-    if hasattr(model, "validate_data"):
+    if hasattr(model, "validate_data") and isinstance(arrays[0], torch.Tensor):  # not a row source
         model.validate_data(arrays[0])
         if val_arrays is not None:
             model.validate_data(val_arrays[0])
