@@ -27,7 +27,7 @@ CHUNK_VALUES = 2**22
 
 def _dense(X: Any, rows: Any) -> np.ndarray:
     """Rows ``rows`` (an index array or a slice) of the sparse ``X`` as a dense float32 array."""
-    return X[rows].toarray().astype(np.float32, copy=False)
+    return X[rows].astype(np.float32).toarray()
 
 
 class Rows:
@@ -81,7 +81,7 @@ class Rows:
 def dense_tensor(X: Any, device: torch.device) -> torch.Tensor:
     """A float32 copy of ``X`` on ``device``; a sparse ``X`` is densified whole (the estimators that
     do this say so in their docstrings)."""
-    array = X.toarray() if sp.issparse(X) else X
+    array = X.astype(np.float32).toarray() if sp.issparse(X) else X
     return torch.tensor(np.asarray(array, dtype=np.float32), device=device)
 
 
