@@ -160,8 +160,7 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
     """Normalise ``data`` (tensor, array, (X, y) tuple or TensorDataset) to a tuple of tensors.
 
     Floating arrays are checked for NaN/inf; every array must have the same first dimension
-    and at least one sample. A row source (``is_row_source``, as :mod:`layerwise.sklearn`'s
-    sparse rows) is kept as is, unchecked.
+    and at least one sample. A row source (``is_row_source``: layerwise.sklearn's) is kept, unchecked.
     """
     if isinstance(data, TensorDataset):
         parts = tuple(data.tensors)

@@ -555,7 +555,8 @@ class RBM(nn.Module):
                "free_energy": float(self._free_energy(v).mean())}
         if self.visible.states is not None:
             # the batch was checked by its maker (fit, or layerwise.sklearn with strict=False)
-            out["pseudo_log_likelihood"] = float(partition.pseudo_log_likelihood(self, v, exact=False, checked=False).mean())
+            pll = partition.pseudo_log_likelihood(self, v, exact=False, checked=False)
+            out["pseudo_log_likelihood"] = float(pll.mean())
         return out
 
     # ---- likelihoods (layerwise.partition) -----------------------------------------------------

@@ -178,7 +178,8 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         if sp.issparse(X):
             model.validate_data(range_probe(X))  # what fit checks on a tensor
         if self.pretrain_epochs > 0:
-            model.pretrain(x if isinstance(x, torch.Tensor) else dense_tensor(X, device), epochs=self.pretrain_epochs, batch_size=self.batch_size,
+            whole = x if isinstance(x, torch.Tensor) else dense_tensor(X, device)  # sparse: densified whole
+            model.pretrain(whole, epochs=self.pretrain_epochs, batch_size=self.batch_size,
                            lr=float(self.learning_rate), optimizer="sgd",
                            momentum=float(self.momentum), progress=False, device=device, seed=seed)
         self.pretrain_histories_ = list(model.histories_) if self.pretrain_epochs > 0 else []

@@ -222,7 +222,8 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
 
     def _update_learned(self, x: torch.Tensor | Rows) -> None:
         with seeded((self._seed + self.n_iter_) % MAX_SEED, device_of(self.model_)), torch.no_grad():
-            v = self.model_.chains if self.model_.persistent else x[torch.arange(max(0, len(x) - self.batch_size), len(x))]
+            last = torch.arange(max(0, len(x) - self.batch_size), len(x))  # CD's chains start at the data
+            v = self.model_.chains if self.model_.persistent else x[last]
             self.h_samples_ = self.model_._sample_hidden(v).cpu().numpy()
         self.components_ = self.model_.weight.detach().cpu().numpy().copy()
         self.intercept_hidden_ = self.model_.hidden_bias.detach().cpu().numpy().copy()
