@@ -257,6 +257,16 @@ def test_values_outside_the_unit_interval_warn_and_train_as_given_unless_strict(
         clone(rbm).set_params(strict="yes").fit(Xdigits[:100])
 
 
+def test_spin_units_take_the_policy_on_minus_one_to_one():
+    X = np.where(np.random.RandomState(0).rand(40, 6) > 0.5, 1.0, -1.0)
+    rbm = RBMTransformer(n_components=3, n_iter=1, visible="spin", random_state=0).fit(X)  # no warning
+    with pytest.warns(UserWarning, match=r"Values outside \[-1, 1\] in data passed to RBMTransformer.fit.*Spin"):
+        clone(rbm).fit(X * 2)
+    with pytest.raises(ValueError, match=r"Values outside \[-1, 1\]"):
+        clone(rbm).set_params(strict=True).fit(X * 2)
+    assert rbm.h_samples_.shape == (10, 3)
+
+
 def test_the_x_failed_checks_are_those_bernoulli_rbm_fails():
     results = check_estimator(BernoulliRBM(n_components=8, n_iter=3, random_state=0), on_fail=None)
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
@@ -275,7 +285,16 @@ def bag_of_words():
     return X
 
 
-def test_a_bag_of_words_matrix_is_densified_a_batch_at_a_time(bag_of_words, monkeypatch):
+BATCHED = {  # the estimators that never densify a sparse X whole
+    "rbm": RBMTransformer(n_components=16, batch_size=50, n_iter=1, random_state=0),
+    "ae": AutoEncoderTransformer(hidden_layer_sizes=(8,), loss="bce", batch_size=50, n_iter=1, random_state=0),
+    "dbm": DBMTransformer(hidden_layer_sizes=(8, 4), batch_size=50, n_iter=1, n_chains=20, mf_steps=3,
+                          random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", BATCHED)
+def test_a_bag_of_words_matrix_is_densified_a_batch_at_a_time(bag_of_words, monkeypatch, name):
     X = bag_of_words
     densified = []
     real_dense = _rows._dense
@@ -287,18 +306,24 @@ def test_a_bag_of_words_matrix_is_densified_a_batch_at_a_time(bag_of_words, monk
 
     monkeypatch.setattr(_rows, "_dense", spy)
     monkeypatch.setattr(_rows, "dense_tensor", lambda *a: pytest.fail("X densified whole"))
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # torch's lazy imports, untraced (slow traced)
     tracemalloc.start()
     try:
-        rbm = RBMTransformer(n_components=16, batch_size=50, n_iter=1, random_state=0).fit(X)
-        features, scores = rbm.transform(X[:300]), rbm.score_samples(X[:300])
+        est = clone(BATCHED[name]).fit(X)
+        features = est.transform(X[:300])
         peak = tracemalloc.get_traced_memory()[1]  # numpy's allocations are traced (torch's are not)
     finally:
         tracemalloc.stop()
-    assert features.shape == (300, 16) and scores.shape == (300,) and rbm.n_features_in_ == 20000
-    # batches of 50, the monitor's 1024 rows once an epoch, transform's chunks of 2**22 values
-    # 100 batches, and the last 50 rows once more for h_samples_
-    assert max(densified) <= 1024 and sum(1 for n in densified if n == 50) == 101
+    assert features.shape == (300, est.get_feature_names_out().size) and est.n_features_in_ == 20000
+    # 100 batches of 50, the monitor's 1024 rows once an epoch, transform's chunks of 2**22 values
+    assert max(densified) <= 1024 and sum(1 for n in densified if n == 50) >= 100
     assert peak < 4 * 1024 * 20000 * 2  # twice the monitor's float32 rows; X dense: 400 MB
+    if name == "rbm":
+        assert sum(1 for n in densified if n == 50) == 101  # and the last 50 rows for h_samples_
+        assert est.score_samples(X[:300]).shape == (300,)
+        # transform's two chunks (209 + 91 rows), in order: sigmoid(c + W v) by scipy's sparse product
+        expected = 1 / (1 + np.exp(-(X[:300] @ est.components_.T.astype(np.float64) + est.intercept_hidden_)))
+        np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
 
 
 SPARSE_ESTIMATORS = [
