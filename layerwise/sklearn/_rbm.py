@@ -487,6 +487,7 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
         check_int("pretrain_epochs", self.pretrain_epochs, 1)
         check_real("pretrain_learning_rate", self.pretrain_learning_rate, 0.0, low_open=True)
         check_real("pretrain_momentum", self.pretrain_momentum, 0.0, 1.0, high_open=True)
+        check_bool("strict", self.strict)
         epochs = self._fit_epochs()
         device = check_training_options(self)
 
