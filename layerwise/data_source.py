@@ -59,8 +59,9 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
     """Normalise ``data`` (tensor, array, (X, y) tuple or TensorDataset) to a tuple of tensors.
 
     Floating arrays are checked for NaN/inf; every array must have the same first dimension
-    and at least one sample. Anything else (a dict, a string, a DataLoader, ...) is refused with
-    a TypeError naming what is taken.
+    and at least one sample. A row source (``is_row_source``: layerwise.sklearn's sparse rows) is
+    kept, unchecked. Anything else (a dict, a string, a DataLoader, ...) is refused with a
+    TypeError naming what is taken.
     """
     if isinstance(data, TensorDataset):
         parts = tuple(data.tensors)
@@ -73,6 +74,9 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
     arrays = []
     for i, part in enumerate(parts):
         label = name if len(parts) == 1 else f"{name}[{i}]"
+        if getattr(part, "is_row_source", False):  # layerwise.sklearn's sparse rows: densified a batch at a
+            arrays.append(part)                     # time, checked by its maker
+            continue
         if isinstance(part, (dict, str, bytes, set, Dataset, DataLoader)) or (
                 not isinstance(part, (torch.Tensor, np.ndarray, list, tuple)) and hasattr(part, "__next__")):
             raise TypeError(f"'{label}' must be an array of numbers (a tensor or a numpy array); got a "
@@ -112,7 +116,7 @@ def array_batches(arrays: Sequence[torch.Tensor], batch_size: int) -> Iterator[t
 
 
 def _validate(model: Any, arrays: tuple[torch.Tensor, ...]) -> None:
-    if hasattr(model, "validate_data"):
+    if hasattr(model, "validate_data") and isinstance(arrays[0], torch.Tensor):  # not a row source
         model.validate_data(arrays[0])
 
 

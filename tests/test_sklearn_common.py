@@ -1,6 +1,6 @@
 """The common test of the six scikit-learn estimators, with their randomness on.
 
-scikit-learn's own common checks (with the expected failures of Bernoulli-visible estimators, in
+scikit-learn's own common checks (x-failing only what BernoulliRBM itself fails, in
 _sklearn_checks), the same random_state giving the same result, torch's and numpy's global
 random states untouched, fit == reset + n_iter partial_fit epochs (bitwise, noise and sampling
 on), the verbose line of an epoch, bad parameters failing at fit, and the renamed parameters.

@@ -67,11 +67,11 @@ def test_one_hidden_layer_points_to_rbm_transformer(small):
         DBMTransformer(hidden_layer_sizes=8).fit(small)
 
 
-def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small):
-    est = DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=1)
+def test_data_outside_the_unit_interval_fails_clearly_with_strict_and_leaves_no_model(small):
+    est = DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=1, strict=True)
     with pytest.raises(ValueError, match=r"Negative values in data passed to DBMTransformer.fit.*\[0, 1\]"):
         est.fit(small - 0.5)
-    with pytest.raises(ValueError, match=r"Values above 1 in data passed to DBMTransformer.fit.*\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"Values outside \[0, 1\] in data passed to DBMTransformer.fit"):
         est.fit(small * 2)
     with pytest.raises(NotFittedError):
         est.transform(small)
@@ -80,3 +80,14 @@ def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small)
         est.partial_fit(small * 2)
     with pytest.raises(ValueError, match=r"DBMTransformer.transform.*\[0, 1\]"):
         est.transform(small * 1.1)
+
+
+def test_data_outside_the_unit_interval_is_clipped_with_a_warning_by_default(small):
+    est = DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=2, random_state=0)
+    with pytest.warns(UserWarning, match=r"in data passed to DBMTransformer.fit.*clips them to \[0, 1\]"):
+        est.fit(small * 3 - 1)
+    clipped = DBMTransformer(hidden_layer_sizes=(3, 2), n_iter=2, random_state=0).fit(np.clip(small * 3 - 1, 0, 1))
+    np.testing.assert_array_equal(est.components_, clipped.components_)
+    with pytest.warns(UserWarning, match=r"DBMTransformer.transform"):
+        features = est.transform(small * 1.1)
+    np.testing.assert_array_equal(features, est.transform(np.clip(small * 1.1, 0, 1)))

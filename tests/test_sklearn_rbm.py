@@ -107,7 +107,8 @@ def test_attributes_mean_what_bernoulli_rbm_s_mean(small):
     with torch.no_grad():
         free_energy = rbm.model_.free_energy(torch.tensor(small, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(free_energy, theirs._free_energy(small), rtol=1e-5, atol=1e-4)
-    assert not hasattr(clone(rbm).set_params(persistent=False).fit(small), "h_samples_")
+    cd = clone(rbm).set_params(persistent=False).fit(small)  # h_samples_ always set, as BernoulliRBM's
+    assert cd.h_samples_.shape == (10, 5) and set(np.unique(cd.h_samples_)) <= {0.0, 1.0}
     assert list(rbm.get_feature_names_out()) == [f"rbmtransformer{i}" for i in range(5)]
 
 
@@ -129,7 +130,9 @@ def test_gaussian_visible_units_take_real_data_and_have_no_score_samples():
     assert rbm.transform(X).shape == (50, 3)
     assert not hasattr(rbm, "score_samples")
     assert not rbm.__sklearn_tags__().input_tags.positive_only
-    assert RBMTransformer().__sklearn_tags__().input_tags.positive_only
+    assert RBMTransformer(strict=True).__sklearn_tags__().input_tags.positive_only
+    assert not RBMTransformer().__sklearn_tags__().input_tags.positive_only  # strict=False takes them, warning
+    assert not RBMTransformer(visible="gaussian", strict=True).__sklearn_tags__().input_tags.positive_only
 
 
 def test_pipeline_with_logistic_regression_on_binary_digits(binary_digits):
@@ -153,11 +156,11 @@ def test_grid_search_over_a_pipeline(binary_digits):
     assert search.best_estimator_[0].transform(X_train[:5]).shape == (5, search.best_params_["rbmtransformer__n_components"])
 
 
-def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small):
-    rbm = RBMTransformer(n_components=3, n_iter=1)
-    with pytest.raises(ValueError, match=r"Negative values in data passed to RBMTransformer.fit.*\[0, 1\]"):
+def test_data_outside_the_unit_interval_fails_clearly_with_strict_and_leaves_no_model(small):
+    rbm = RBMTransformer(n_components=3, n_iter=1, strict=True)
+    with pytest.raises(ValueError, match=r"Negative values in data passed to RBMTransformer.fit.*\[0, 1\].*strict=False"):
         rbm.fit(small - 0.5)
-    with pytest.raises(ValueError, match=r"Values above 1 in data passed to RBMTransformer.fit.*\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"Values outside \[0, 1\] in data passed to RBMTransformer.fit"):
         rbm.fit(small * 2)
     with pytest.raises(NotFittedError):
         rbm.transform(small)
@@ -165,11 +168,21 @@ def test_data_outside_the_unit_interval_fails_clearly_and_leaves_no_model(small)
     with pytest.raises(ValueError, match=r"RBMTransformer.partial_fit.*\[0, 1\]"):
         rbm.partial_fit(small * 2)
     assert rbm.transform(small * 1.1).shape == (60, 3)  # transform takes any real values
-    clf = DBNClassifier(hidden_layer_sizes=(3,), pretrain_epochs=1, n_iter=1)
-    with pytest.raises(ValueError, match=r"Values above 1 in data passed to DBNClassifier.fit.*\[0, 1\]"):
+    clf = DBNClassifier(hidden_layer_sizes=(3,), pretrain_epochs=1, n_iter=1, strict=True)
+    with pytest.raises(ValueError, match=r"Values outside \[0, 1\] in data passed to DBNClassifier.fit"):
         clf.fit(small * 16, np.arange(60) % 2)
     with pytest.raises(NotFittedError):
         clf.predict(small)
+
+
+def test_dbn_classifier_clips_data_outside_the_unit_interval_with_a_warning(small):
+    """strict=False (default): the DBN trains on X clipped to [0, 1], with a warning."""
+    y = np.arange(60) % 2
+    clf = DBNClassifier(hidden_layer_sizes=(3,), pretrain_epochs=1, n_iter=2, random_state=0)
+    with pytest.warns(UserWarning, match=r"in data passed to DBNClassifier.fit.*clips them to \[0, 1\]"):
+        clf.fit(small * 3 - 1, y)
+    clipped = clone(clf).fit(np.clip(small * 3 - 1, 0, 1), y)
+    np.testing.assert_array_equal(clf.predict_proba(small), clipped.predict_proba(small))
 
 
 # ---- DBNClassifier ---------------------------------------------------------------------------

@@ -554,7 +554,9 @@ class RBM(nn.Module):
         out = {"reconstruction_error": float(((v - recon) ** 2).sum(1).mean()),
                "free_energy": float(self._free_energy(v).mean())}
         if self.visible.states is not None:
-            out["pseudo_log_likelihood"] = float(self.pseudo_log_likelihood(v, exact=False).mean())
+            # the batch was checked by its maker (fit, or layerwise.sklearn with strict=False)
+            pll = partition.pseudo_log_likelihood(self, v, exact=False, checked=False)
+            out["pseudo_log_likelihood"] = float(pll.mean())
         return out
 
     # ---- likelihoods (layerwise.partition) -----------------------------------------------------

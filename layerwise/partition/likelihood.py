@@ -96,7 +96,8 @@ def log_likelihood(rbm, v: Any, method: str = "exact", log_z: float | AISResult 
     return -rbm.free_energy(x).to(torch.float64) - log_z
 
 
-def pseudo_log_likelihood(rbm, v: Any, exact: bool = True, generator: torch.Generator | None = None) -> Tensor:
+def pseudo_log_likelihood(rbm, v: Any, exact: bool = True, generator: torch.Generator | None = None,
+                          checked: bool = True) -> Tensor:
     r"""The pseudo-log-likelihood ``sum_i log p(v_i | v_{-i})`` of each row (Besag 1975).
 
     With ``v^(i)`` the vector with unit i flipped (``1 - v_i`` for Bernoulli, ``-v_i`` for
@@ -124,6 +125,9 @@ def pseudo_log_likelihood(rbm, v: Any, exact: bool = True, generator: torch.Gene
         All bits, or the one-random-bit estimate.
     generator : torch.Generator, optional
         On the RBM's device, for the random bits of ``exact=False``.
+    checked : bool
+        Check ``v`` (:meth:`RBM.validate_data`: values in the visible units' range). False takes
+        any real values, as ``BernoulliRBM.score_samples`` does (``v`` must then be a tensor).
 
     Returns
     -------
@@ -134,7 +138,7 @@ def pseudo_log_likelihood(rbm, v: Any, exact: bool = True, generator: torch.Gene
             "pseudo_log_likelihood needs binary visible units ('bernoulli' or 'spin'); this RBM has "
             f"visible={rbm.visible.name!r}. Use log_likelihood instead."
         )
-    x = _visible_batch(rbm, v)
+    x = _visible_batch(rbm, v) if checked else v.to(device=rbm.weight.device, dtype=rbm.weight.dtype)
     lo, hi = rbm.visible.states
     d = (lo + hi) - 2 * x  # flipped minus current, (B, n_visible)
     a = rbm.hidden_input(x)  # (B, n_hidden)

@@ -29,6 +29,12 @@ scikit-learn's conventions, so that they work in ``Pipeline``, ``GridSearchCV`` 
 
 The input is checked by :func:`sklearn.utils.validation.validate_data`; the networks compute
 in float32, and the outputs are returned in the input's floating type (float64 or float32).
+Every estimator takes scipy sparse input (any format; CSR inside): the ones trained epoch by
+epoch densify one mini-batch at a time, every method chunks of rows (``_rows``); each
+estimator's docstring says where it densifies more. Bernoulli visible units take values
+outside [0, 1] with a warning (``strict=False``, the default; ``strict=True``: an error):
+``RBMTransformer`` trains on them as ``BernoulliRBM`` does, ``DBMTransformer`` and
+``DBNClassifier`` clip them to [0, 1].
 
 The estimators live in one module per family, as scikit-learn's own: ``_autoencoder``,
 ``_rbm``, ``_dbm`` and ``_csc``, over ``_base`` (what they share). Requires scikit-learn >= 1.6

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .. import functional as LF
 from .._validation import check_choice, check_int, check_real
@@ -15,7 +16,8 @@ from ..models.autoencoder import SPARSITIES, AutoEncoder
 from ..models.classifier import build_mlp, finetune
 from ..pretraining import pretrain
 from ._base import (DEPRECATED, FLOATS, EpochTrainerMixin, NetworkClassifierMixin, check_hidden_sizes,
-                    check_training_options, device_of, draw_seed, encode_labels, seeded, to_tensor)
+                    check_training_options, check_X, device_of, draw_seed, encode_labels, seeded)
+from ._rows import dense_tensor, map_rows, range_probe
 
 __all__ = ["AutoEncoderTransformer", "StackedAutoEncoderClassifier"]
 
@@ -98,6 +100,11 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
         .. deprecated:: 0.2
             ``max_epochs`` was renamed ``n_iter`` (the name of ``BernoulliRBM`` and
             ``RBMTransformer``); the old name is removed in the next release.
+
+    Notes
+    -----
+    A sparse ``X`` (any scipy format) is densified a mini-batch at a time in training and in
+    chunks of rows by the other methods, never whole.
 
     Attributes
     ----------
@@ -195,11 +202,11 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
             check_choice("output_activation", self.output_activation, LF.OUTPUT_ACTIVATIONS)
         return check_training_options(self)
 
-    def _build(self, X: np.ndarray, device: torch.device, seed: int) -> tuple[AutoEncoder, torch.Tensor]:
+    def _build(self, X, device: torch.device, seed: int):
         """The autoencoder, checked against the data (``loss="bce"`` needs [0, 1])."""
-        x = to_tensor(X, device)
+        x = self._as_input(X, device)
         model = AutoEncoder(
-            x.shape[1],
+            X.shape[1],
             check_hidden_sizes(self.hidden_layer_sizes),
             activation=self.activation,
             output_activation=self.output_activation,
@@ -214,14 +221,14 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
             noise_level=self.noise_level,
             device=device,
         )
-        model.validate_data(x)
+        model.validate_data(range_probe(X) if sp.issparse(X) else x)  # the probe: X's range, not densified
         return model, x
 
     def _optimizer_settings(self) -> tuple[str, dict]:
         # The penalty weight_decay is in the model's loss, so none in the optimiser.
         return self.optimizer, {"lr": float(self.learning_rate)}
 
-    def _update_learned(self, x: torch.Tensor) -> None:
+    def _update_learned(self, x) -> None:
         self.components_ = self.model_.encoder_layers[0].weight.detach().cpu().numpy().copy()
 
     # ---- the maps -----------------------------------------------------------------------------
@@ -231,7 +238,7 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to encode.
 
         Returns
@@ -240,9 +247,9 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
             The codes, in the floating type of ``X`` (float64 for integer input).
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
+        X = check_X(self, X)
         with torch.no_grad():
-            codes = self.model_.transform(to_tensor(X, device_of(self.model_)))
+            codes = map_rows(self.model_.transform, X, device_of(self.model_))
         return codes.cpu().numpy().astype(X.dtype, copy=False)
 
     def inverse_transform(self, X):
@@ -250,7 +257,7 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, hidden_layer_sizes[-1])
+        X : {array-like, sparse matrix} of shape (n_samples, hidden_layer_sizes[-1])
             Codes, as ``transform`` returns them.
 
         Returns
@@ -259,7 +266,7 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
             The reconstructions.
         """
         check_is_fitted(self, "model_")
-        H = check_array(X, dtype=FLOATS)
+        H = check_array(X, dtype=FLOATS, accept_sparse="csr")
         n_codes = self.model_.n_components
         if H.shape[1] != n_codes:
             raise ValueError(
@@ -267,7 +274,7 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
                 f"expecting {n_codes} features (the code size) as input."
             )
         with torch.no_grad():
-            recon = self.model_.decode(to_tensor(H, device_of(self.model_)))
+            recon = map_rows(self.model_.decode, H, device_of(self.model_))
         return recon.cpu().numpy().astype(H.dtype, copy=False)
 
     def score(self, X, y=None):
@@ -278,7 +285,7 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to reconstruct.
         y : None
             Ignored.
@@ -288,10 +295,9 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
         score : float
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
-        x = to_tensor(X, device_of(self.model_))
+        X = check_X(self, X)
         with torch.no_grad():
-            err = (self.model_.reconstruct(x) - x).pow(2).sum(dim=1)
+            err = map_rows(lambda x: (self.model_.reconstruct(x) - x).pow(2).sum(dim=1), X, device_of(self.model_))
         return -float(err.double().mean())
 
     @property
@@ -302,6 +308,7 @@ class AutoEncoderTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin,
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -364,6 +371,11 @@ class StackedAutoEncoderClassifier(NetworkClassifierMixin, ClassifierMixin, Base
 
         .. deprecated:: 0.2
             ``max_epochs`` was renamed ``n_iter``; the old name is removed in the next release.
+
+    Notes
+    -----
+    A sparse ``X`` is densified whole by ``fit`` (pre-training passes the data up through
+    every layer), in chunks of rows by ``predict`` and ``predict_proba``.
 
     Attributes
     ----------
@@ -477,11 +489,11 @@ class StackedAutoEncoderClassifier(NetworkClassifierMixin, ClassifierMixin, Base
         epochs = self._fit_epochs()
         device = check_training_options(self)
 
-        X, y = validate_data(self, X, y, dtype=FLOATS)
+        X, y = check_X(self, X, reset=True, y=y)
         encoder, y_index = encode_labels(self, y)
 
         seed = draw_seed(self.random_state)
-        x = to_tensor(X, device)
+        x = dense_tensor(X, device)
         common = dict(batch_size=self.batch_size, optimizer=self.optimizer, device=device,
                       seed=seed, progress=bool(self.verbose))
         with seeded(seed, device):  # attributes are set only once everything has trained
@@ -512,3 +524,8 @@ class StackedAutoEncoderClassifier(NetworkClassifierMixin, ClassifierMixin, Base
             noise_level=self.noise_level,
         )
         return lambda n_inputs: AutoEncoder(n_inputs, n_hidden, **options)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

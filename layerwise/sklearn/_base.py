@@ -18,18 +18,20 @@ from numbers import Integral
 from typing import Any, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_choice, check_int, check_real
+from .._validation import check_bool, check_choice, check_int, check_real
 from ..training import OPTIMIZERS, History, default_optimizer, fit, resolve_device
+from ._rows import Rows, map_rows, unit_range_policy
 
 __all__ = ["DEPRECATED", "FLOATS", "MAX_SEED", "EpochTrainerMixin", "NetworkClassifierMixin",
-           "TorchEstimatorMixin", "check_hidden_sizes", "check_training_options", "device_of", "draw_seed", "encode_labels",
-           "renamed_parameter", "seeded", "to_tensor"]
+           "TorchEstimatorMixin", "check_X", "check_hidden_sizes", "check_training_options", "device_of", "draw_seed",
+           "encode_labels", "renamed_parameter", "seeded", "to_tensor"]
 
 FLOATS = (np.float64, np.float32)
 MAX_SEED = np.iinfo(np.int32).max
@@ -53,6 +55,12 @@ def renamed_parameter(est: Any, new: str, old: str, warn: bool = True) -> tuple[
             f"The '{old}' parameter of {type(est).__name__} was renamed '{new}' and will be removed "
             f"in the next release; use {new}={value!r} instead.", FutureWarning, stacklevel=4)
     return old, value
+
+
+def check_X(est: Any, X: Any, reset: bool = False, y: Any = "no_validation") -> Any:
+    """``validate_data`` of the estimators: float64 or float32, finite, dense or scipy sparse
+    (any format, converted to CSR); ``(X, y)`` when ``y`` is given (None included: an error)."""
+    return validate_data(est, X, y, dtype=FLOATS, accept_sparse="csr", reset=reset)
 
 
 def check_hidden_sizes(value: Any) -> tuple[int, ...]:
@@ -129,21 +137,18 @@ class TorchEstimatorMixin:
             name, value = renamed_parameter(self, self._epochs_param, self._epochs_old_name)
         return check_int(name, value, self._min_epochs)
 
-    def _check_unit_interval(self, X: np.ndarray, method: str, why: str = "Bernoulli visible units") -> None:
-        """Raise ValueError unless every value of ``X`` lies in [0, 1].
-
-        Negative values get scikit-learn's wording ("Negative values in data passed to ..."),
-        which its common checks expect from estimators tagged ``positive_only``.
-        """
-        lo, hi = float(X.min()), float(X.max())
-        if lo >= 0.0 and hi <= 1.0:
-            return
-        whom = f"{type(self).__name__}.{method}"
-        start = f"Negative values in data passed to {whom}" if lo < 0.0 else f"Values above 1 in data passed to {whom}"
-        raise ValueError(
-            f"{start}: X must lie in [0, 1] for {why} (binary values or probabilities); got values "
-            f"in [{lo:.4g}, {hi:.4g}]. Scale X to [0, 1] first (for example with MinMaxScaler)."
-        )
+    def _clip_to_unit_interval(self, X: Any, method: str) -> Any:
+        """``X`` with the ``strict`` policy of the estimators whose Bernoulli visible units feed
+        deeper layers (DBM, DBN): outside [0, 1], an error with ``strict=True``, else a warning
+        and ``X`` clipped to [0, 1] (a copy; sparse stays sparse)."""
+        check_bool("strict", self.strict)
+        if not unit_range_policy(self, X, method, then="clips them to [0, 1]"):
+            return X
+        if sp.issparse(X):
+            X = X.copy()
+            np.clip(X.data, 0.0, 1.0, out=X.data)
+            return X
+        return np.clip(X, 0.0, 1.0)
 
     def _describe(self, record: dict) -> str:
         """The measure in the verbose line of an epoch."""
@@ -188,8 +193,7 @@ class EpochTrainerMixin(TorchEstimatorMixin):
         """
         device = self._check_params()
         epochs = self._fit_epochs()
-        X = validate_data(self, X, dtype=FLOATS)
-        self._check_data(X, "fit")
+        X = self._check_data(check_X(self, X, reset=True), "fit")
         self._train(self._reset(X, device), epochs)
         return self
 
@@ -216,8 +220,7 @@ class EpochTrainerMixin(TorchEstimatorMixin):
         first = not hasattr(self, "model_")
         device = self._check_params()
         self._fit_epochs()  # checked as in fit
-        X = validate_data(self, X, dtype=FLOATS, reset=first)
-        self._check_data(X, "partial_fit")
+        X = self._check_data(check_X(self, X, reset=first), "partial_fit")
         if first:
             x = self._reset(X, device)
         else:
@@ -227,12 +230,15 @@ class EpochTrainerMixin(TorchEstimatorMixin):
         self._train(x, 1)
         return self
 
-    def _check_data(self, X: np.ndarray, method: str) -> None:
-        """Checks of the training data beyond the model's own (none by default)."""
+    def _check_data(self, X: Any, method: str) -> Any:
+        """Checks of the training data beyond the model's own (none by default); returns ``X``
+        as it trains (the ``strict`` policy may clip it)."""
+        return X
 
-    def _as_input(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
-        """``X`` as the model's input."""
-        return to_tensor(X, device)
+    def _as_input(self, X: Any, device: torch.device) -> torch.Tensor | Rows:
+        """``X`` as the model's input: a tensor, or the rows of a sparse ``X`` (densified a
+        mini-batch at a time by :func:`layerwise.fit`)."""
+        return Rows(X, device) if sp.issparse(X) else to_tensor(X, device)
 
     def _reset(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
         """Build the model and its optimiser from a fresh seed (the reset of ``fit``); return ``X``
@@ -275,8 +281,8 @@ class NetworkClassifierMixin(TorchEstimatorMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (a sparse ``X`` is densified in chunks of rows).
 
         Returns
         -------
@@ -284,10 +290,10 @@ class NetworkClassifierMixin(TorchEstimatorMixin):
             Rows sum to 1; columns follow ``classes_``; float64.
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
+        X = check_X(self, X)
         with torch.no_grad():
             self.model_.eval()
-            logits = self.model_(to_tensor(X, device_of(self.model_)))
+            logits = map_rows(self.model_, X, device_of(self.model_))
         return torch.softmax(logits.double(), dim=1).cpu().numpy()
 
     def predict(self, X):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int, check_real
 from ..models.csc import ConvSparseCoding
 from ..training import resolve_device
-from ._base import DEPRECATED, FLOATS, EpochTrainerMixin, device_of, renamed_parameter, to_tensor
+from ._base import DEPRECATED, EpochTrainerMixin, check_X, device_of, renamed_parameter, to_tensor
+from ._rows import Rows, map_rows, range_probe
 
 __all__ = ["ConvSparseCodingTransformer"]
 
@@ -67,6 +69,11 @@ class ConvSparseCodingTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutM
             and ``DBMTransformer`` (as in ``BernoulliRBM``). The epochs of this estimator
             keep the name ``max_epochs`` for now: passing ``n_iter`` must not silently
             change meaning within one release.
+
+    Notes
+    -----
+    A sparse ``X`` (any scipy format) is densified a mini-batch of images at a time in training
+    and in chunks of rows by ``transform``, never whole.
 
     Attributes
     ----------
@@ -143,17 +150,20 @@ class ConvSparseCodingTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutM
                              f"but X has {n_features} features.")
         return shape
 
-    def _as_input(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
-        """The rows of ``X`` as images of ``image_shape_``."""
-        return to_tensor(X, device).reshape(len(X), *self.image_shape_)
+    def _as_input(self, X, device: torch.device) -> torch.Tensor | Rows:
+        """The rows of ``X`` as images of ``image_shape_`` (sparse: densified a batch at a time)."""
+        if sp.issparse(X):
+            return Rows(X, device, self.image_shape_)
+        return to_tensor(X, device).reshape(X.shape[0], *self.image_shape_)
 
-    def _build(self, X: np.ndarray, device: torch.device, seed: int) -> tuple[ConvSparseCoding, torch.Tensor]:
+    def _build(self, X, device: torch.device, seed: int) -> tuple[ConvSparseCoding, torch.Tensor | Rows]:
         shape = self._shape(X.shape[1])
         _, max_iter = renamed_parameter(self, "max_iter", "n_iter", warn=False)  # warned in _check_params
         model = ConvSparseCoding(shape[0], self.n_filters, self.kernel_size, lam=self.lam,
                                  method=self.method, n_iter=max_iter, tol=self.tol, device=device)
-        x = to_tensor(X, device).reshape(len(X), *shape)
-        model.validate_data(x)  # filters larger than the image: an error before any work
+        x = Rows(X, device, shape) if sp.issparse(X) else to_tensor(X, device).reshape(X.shape[0], *shape)
+        # filters larger than the image: an error before any work (sparse: on X's range, two images)
+        model.validate_data(range_probe(X).reshape(2, *shape) if sp.issparse(X) else x)
         self.image_shape_ = shape
         return model, x
 
@@ -163,7 +173,7 @@ class ConvSparseCodingTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutM
     def _describe(self, record: dict) -> str:
         return f"objective = {record['objective']:.4g}"
 
-    def _update_learned(self, x: torch.Tensor) -> None:
+    def _update_learned(self, x) -> None:
         self.components_ = self.model_.weight.detach().cpu().numpy().copy()
         with torch.no_grad():
             self._n_out = int(self.model_.transform(x[:1], pooling=self.pooling).shape[1])
@@ -175,7 +185,7 @@ class ConvSparseCodingTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -183,8 +193,9 @@ class ConvSparseCodingTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutM
             ``n_filters`` features for ``pooling="max"``; in the floating type of ``X``.
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
-        z = self.model_.transform(self._as_input(X, device_of(self.model_)), pooling=self.pooling)
+        X = check_X(self, X)
+        z = map_rows(lambda x: self.model_.transform(x, pooling=self.pooling), X, device_of(self.model_),
+                     self.image_shape_)
         return z.cpu().numpy().astype(X.dtype, copy=False)
 
     @property
@@ -194,4 +205,5 @@ class ConvSparseCodingTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutM
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         return tags

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_choice, check_int, check_real
+from .._validation import check_bool, check_choice, check_int, check_real
 from ..models.dbm import DBM
 from ..training import resolve_device
-from ._base import FLOATS, EpochTrainerMixin, check_hidden_sizes, device_of, to_tensor
+from ._base import EpochTrainerMixin, check_hidden_sizes, check_X, device_of
+from ._rows import dense_tensor, map_rows, range_probe
 
 __all__ = ["DBMTransformer"]
 
@@ -60,6 +62,9 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         When > 0, print the reconstruction error and the time of every epoch.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when present).
+    strict : bool, default=False
+        What ``fit``, ``partial_fit`` and ``transform`` do with values of ``X`` outside
+        [0, 1]: False, warn and clip them to [0, 1]; True, raise ``ValueError``.
 
     Attributes
     ----------
@@ -84,7 +89,10 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
     Notes
     -----
     ``X`` must lie in [0, 1] (binary values or probabilities) in ``fit``, ``partial_fit`` and
-    ``transform``: the DBM's visible units are Bernoulli.
+    ``transform``: the DBM's visible units are Bernoulli (see ``strict``).
+
+    A sparse ``X`` is densified a mini-batch at a time in training and in chunks of rows in
+    ``transform``; the greedy pre-training (``pretrain_epochs > 0``) densifies it whole.
 
     See Also
     --------
@@ -117,6 +125,7 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         random_state=None,
         verbose=0,
         device="cpu",
+        strict=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
@@ -131,6 +140,7 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.strict = strict
 
     # ---- training (fit and partial_fit: EpochTrainerMixin) ----------------------------------
 
@@ -154,18 +164,22 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         check_real("momentum", self.momentum, 0.0, 1.0, high_open=True)
         if not isinstance(self.verbose, (bool, np.bool_)):
             check_int("verbose", self.verbose, 0)
+        check_bool("strict", self.strict)
         return resolve_device(self.device)
 
-    def _check_data(self, X: np.ndarray, method: str) -> None:
-        self._check_unit_interval(X, method)
+    def _check_data(self, X, method: str):
+        return self._clip_to_unit_interval(X, method)
 
-    def _build(self, X: np.ndarray, device: torch.device, seed: int) -> tuple[DBM, torch.Tensor]:
+    def _build(self, X, device: torch.device, seed: int):
         """The DBM, pre-trained greedily when ``pretrain_epochs > 0``."""
-        x = to_tensor(X, device)
-        model = DBM([x.shape[1], *check_hidden_sizes(self.hidden_layer_sizes)], n_chains=self.n_chains,
+        x = self._as_input(X, device)
+        model = DBM([X.shape[1], *check_hidden_sizes(self.hidden_layer_sizes)], n_chains=self.n_chains,
                     mf_steps=self.mf_steps, mf_tol=0.0, k=self.k, device=device)
+        if sp.issparse(X):
+            model.validate_data(range_probe(X))  # what fit checks on a tensor
         if self.pretrain_epochs > 0:
-            model.pretrain(x, epochs=self.pretrain_epochs, batch_size=self.batch_size,
+            whole = x if isinstance(x, torch.Tensor) else dense_tensor(X, device)  # sparse: densified whole
+            model.pretrain(whole, epochs=self.pretrain_epochs, batch_size=self.batch_size,
                            lr=float(self.learning_rate), optimizer="sgd",
                            momentum=float(self.momentum), progress=False, device=device, seed=seed)
         self.pretrain_histories_ = list(model.histories_) if self.pretrain_epochs > 0 else []
@@ -177,7 +191,7 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
     def _describe(self, record: dict) -> str:
         return f"reconstruction error = {record['reconstruction_error']:.4g}"
 
-    def _update_learned(self, x: torch.Tensor) -> None:
+    def _update_learned(self, x) -> None:
         self.components_ = self.model_.weights[0].detach().cpu().numpy().copy()
 
     # ---- the map ------------------------------------------------------------------------------
@@ -187,8 +201,8 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data in [0, 1] to transform.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in [0, 1] to transform (see ``strict``).
 
         Returns
         -------
@@ -197,9 +211,8 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
             ``layers="all"``; in the floating type of ``X`` (float64 for integer input).
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
-        self._check_unit_interval(X, "transform")
-        h = self.model_.transform(to_tensor(X, device_of(self.model_)), layers=self.layers)
+        X = self._clip_to_unit_interval(check_X(self, X), "transform")
+        h = map_rows(lambda x: self.model_.transform(x, layers=self.layers), X, device_of(self.model_))
         return h.cpu().numpy().astype(X.dtype, copy=False)
 
     @property
@@ -211,7 +224,8 @@ class DBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        # Bernoulli visible units need X in [0, 1]: negative values are rejected (so are
-        # values above 1, which no tag can say).
-        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        # strict Bernoulli visible units need X in [0, 1]: negative values are rejected (so are
+        # values above 1, which no tag can say); strict=False clips them.
+        tags.input_tags.positive_only = self.strict is True
         return tags

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_choice, check_int, check_real
+from .._validation import check_bool, check_choice, check_int, check_real
 from ..models.dbn import DBN
 from ..models.rbm import RBM
+from ..partition import pseudo_log_likelihood
 from ..training import fit, resolve_device
-from ._base import (DEPRECATED, FLOATS, MAX_SEED, EpochTrainerMixin, NetworkClassifierMixin,
-                    check_hidden_sizes, check_training_options, device_of, draw_seed, encode_labels,
-                    seeded, to_tensor)
+from ._base import (DEPRECATED, MAX_SEED, EpochTrainerMixin, NetworkClassifierMixin, check_hidden_sizes,
+                    check_training_options, check_X, device_of, draw_seed, encode_labels, seeded, to_tensor)
+from ._rows import Rows, column_means, dense_tensor, map_rows, unit_range_policy
 
 __all__ = ["DBNClassifier", "RBMTransformer"]
 
@@ -41,9 +43,16 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
       calls equal one ``fit``); ``BernoulliRBM.partial_fit`` takes a single step with all of
       ``X`` as one batch.
     * ``fit`` shuffles the batches every epoch; ``fit`` and ``partial_fit`` return ``self``.
-    * ``fit`` checks that ``X`` lies in [0, 1] for Bernoulli visible units (``BernoulliRBM``
-      does not check). ``transform``, ``score_samples`` and ``gibbs`` take any real values,
-      so that test data slightly outside a scaler's training range still transform.
+    * Values outside [0, 1] for Bernoulli visible units (outside [-1, 1] for spin units):
+      ``BernoulliRBM`` takes them silently; ``fit`` and ``partial_fit`` warn (``UserWarning``)
+      and train on them as ``BernoulliRBM`` does (``strict=False``, the default; the visible
+      biases start from the base rates clipped to [0, 1]), or raise ``ValueError``
+      (``strict=True``). ``transform``, ``score_samples`` and ``gibbs`` take any real values,
+      as ``BernoulliRBM``'s, so that test data slightly outside a scaler's training range
+      still transform.
+    * Sparse ``X`` (any scipy format; CSR inside) is taken by every method, as by
+      ``BernoulliRBM``: ``fit`` densifies one mini-batch at a time (and once an epoch the at
+      most 1024 rows of its monitor), the other methods chunks of rows; never the whole matrix.
     * The computation is float32 in torch (on ``device``); outputs come back in the input's
       floating type.
 
@@ -75,6 +84,10 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         SGD momentum in [0, 1) (Hinton's guide: 0.5, then 0.9).
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when present).
+    strict : bool, default=False
+        What ``fit`` and ``partial_fit`` do with values outside the binary visible units'
+        range ([0, 1]; [-1, 1] for spin units): False, warn and train on them (as
+        ``BernoulliRBM``); True, raise ``ValueError``.
 
     Attributes
     ----------
@@ -87,9 +100,11 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
     intercept_visible_ : ndarray of shape (n_features_in_,)
         Visible biases b.
     h_samples_ : ndarray of shape (batch_size, n_components)
-        Only with ``persistent=True``: hidden states of the persistent chains, drawn from
-        ``p(h | v_chain)`` after the last update (``BernoulliRBM`` keeps the chains as hidden
-        states; here they are visible states, ``model_.chains``).
+        Hidden states drawn after the last update, as ``BernoulliRBM``'s: with
+        ``persistent=True`` from ``p(h | v_chain)`` of the persistent chains (``BernoulliRBM``
+        keeps the chains as hidden states; here they are visible states, ``model_.chains``);
+        with CD, where the negative phase starts at the data, from ``p(h | v)`` of the last
+        ``batch_size`` rows of the last ``X`` trained on. Set by ``fit`` and ``partial_fit``.
     history_ : layerwise.History
         One record per epoch (``loss``, ``reconstruction_error``, ``pseudo_log_likelihood``,
         ``seconds``, ...).
@@ -139,6 +154,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         visible="bernoulli",
         momentum=0.0,
         device="cpu",
+        strict=False,
     ):
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -151,6 +167,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         self.visible = visible
         self.momentum = momentum
         self.device = device
+        self.strict = strict
 
     # ---- training (fit and partial_fit: EpochTrainerMixin) ----------------------------------
 
@@ -167,29 +184,47 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
             raise TypeError(f"The 'persistent' parameter must be a bool. Got {self.persistent!r} instead.")
         check_choice("visible", self.visible, ("bernoulli", "spin", "gaussian"))
         check_real("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        check_bool("strict", self.strict)
         return resolve_device(self.device)
 
-    def _check_data(self, X: np.ndarray, method: str) -> None:
-        """The training data must lie in the visible units' range (the RBM checks it too,
-        but this error has scikit-learn's wording for negative values)."""
-        if self.visible == "bernoulli":
-            self._check_unit_interval(X, method)
+    def _binary_range(self) -> tuple[float, float] | None:
+        """The states of binary visible units; None for Gaussian units (any real values)."""
+        return {"bernoulli": (0.0, 1.0), "spin": (-1.0, 1.0)}.get(self.visible)
 
-    def _build(self, X: np.ndarray, device: torch.device, seed: int) -> tuple[RBM, torch.Tensor]:
-        x = to_tensor(X, device)
-        model = RBM(x.shape[1], self.n_components, visible=self.visible, k=self.k,
+    def _check_data(self, X, method: str):
+        """The ``strict`` policy on values outside the binary visible units' range; remembers
+        whether ``X`` has some (it then trains as given, past the RBM's own range check)."""
+        bounds = self._binary_range()
+        self._outside = bounds is not None and unit_range_policy(
+            self, X, method, *bounds, what=f"{self.visible.capitalize()} visible units",
+            then="trains on them as given (as BernoulliRBM)")
+        return X
+
+    def _as_input(self, X, device: torch.device) -> torch.Tensor | Rows:
+        if self._outside and not sp.issparse(X):
+            return Rows(to_tensor(X, device), device)  # fit leaves the range to us
+        return super()._as_input(X, device)
+
+    def _build(self, X, device: torch.device, seed: int) -> tuple[RBM, torch.Tensor | Rows]:
+        x = self._as_input(X, device)
+        model = RBM(X.shape[1], self.n_components, visible=self.visible, k=self.k,
                     persistent=bool(self.persistent), n_chains=self.batch_size, device=device)
-        model.init_visible_bias(x)  # checks the data's range
+        if isinstance(x, torch.Tensor):
+            model.init_visible_bias(x)  # checks the data's range
+        else:  # sparse, or values outside the range (strict=False): the base rates, clipped
+            bounds = self._binary_range()
+            means = column_means(X).to(device)
+            model.init_visible_bias(means.clamp(*bounds) if bounds is not None else means)
         return model, x
 
     def _optimizer_settings(self) -> tuple[str, dict]:
         return "sgd", {"lr": float(self.learning_rate), "momentum": float(self.momentum)}
 
-    def _update_learned(self, x: torch.Tensor) -> None:
-        if self.model_.persistent:
-            with seeded((self._seed + self.n_iter_) % MAX_SEED, device_of(self.model_)), torch.no_grad():
-                h = self.model_.sample_hidden(self.model_.chains)
-            self.h_samples_ = h.cpu().numpy()
+    def _update_learned(self, x: torch.Tensor | Rows) -> None:
+        with seeded((self._seed + self.n_iter_) % MAX_SEED, device_of(self.model_)), torch.no_grad():
+            last = torch.arange(max(0, len(x) - self.batch_size), len(x))  # CD's chains start at the data
+            v = self.model_.chains if self.model_.persistent else x[last]
+            self.h_samples_ = self.model_._sample_hidden(v).cpu().numpy()
         self.components_ = self.model_.weight.detach().cpu().numpy().copy()
         self.intercept_hidden_ = self.model_.hidden_bias.detach().cpu().numpy().copy()
         self.intercept_visible_ = self.model_.visible_bias.detach().cpu().numpy().copy()
@@ -207,8 +242,8 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to transform.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to transform; any real values (as ``BernoulliRBM``).
 
         Returns
         -------
@@ -216,9 +251,9 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
             In the floating type of ``X`` (float64 for integer input).
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
+        X = check_X(self, X)
         with torch.no_grad():  # any real values, as BernoulliRBM.transform (X checked above)
-            h = self.model_._hidden_probs(to_tensor(X, device_of(self.model_)))
+            h = map_rows(self.model_._hidden_probs, X, device_of(self.model_))
         return h.cpu().numpy().astype(X.dtype, copy=False)
 
     @available_if(lambda est: est.visible != "gaussian")
@@ -230,11 +265,13 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         flipped and ``F`` the free energy; unbiased for ``sum_i log p(v_i | v_-i)``. The
         random units come from ``random_state`` (the same for every call with an int).
         Only binary visible units have it: with ``visible="gaussian"`` the method is absent.
+        As ``BernoulliRBM.score_samples``, it takes any real values (the flip of ``v_i`` is
+        then ``1 - v_i``, ``-v_i`` for spin units), sparse ``X`` too.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Visible vectors (binary; for probabilities ``1 - v`` is used as the flip).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Visible vectors (binary; for other values ``1 - v`` is used as the flip).
 
         Returns
         -------
@@ -242,12 +279,12 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
             float64; higher is better, at most 0.
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=FLOATS, reset=False)
-        self._check_data(X, "score_samples")
-        x = to_tensor(X, device_of(self.model_))
-        generator = torch.Generator(device=x.device).manual_seed(draw_seed(self.random_state))
+        X = check_X(self, X)
+        device = device_of(self.model_)
+        generator = torch.Generator(device=device).manual_seed(draw_seed(self.random_state))
         with torch.no_grad():
-            pll = self.model_.pseudo_log_likelihood(x, exact=False, generator=generator)
+            pll = map_rows(lambda x: pseudo_log_likelihood(self.model_, x, exact=False, generator=generator,
+                                                           checked=False), X, device)
         return pll.double().cpu().numpy()
 
     def gibbs(self, v):
@@ -258,8 +295,8 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
 
         Parameters
         ----------
-        v : array-like of shape (n_samples, n_features)
-            Values of the visible layer to start from.
+        v : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Values of the visible layer to start from (any real values).
 
         Returns
         -------
@@ -267,11 +304,11 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
             Values of the visible layer after one Gibbs step, in the floating type of ``v``.
         """
         check_is_fitted(self, "model_")
-        V = validate_data(self, v, dtype=FLOATS, reset=False)
+        V = check_X(self, v)
         device = device_of(self.model_)
         with seeded(int(self.random_state_.randint(MAX_SEED)), device), torch.no_grad():
-            x = to_tensor(V, device)  # any real values, as BernoulliRBM.gibbs (V checked above)
-            out = self.model_._sample_visible(self.model_._sample_hidden(x))
+            # any real values, as BernoulliRBM.gibbs (V checked above)
+            out = map_rows(lambda x: self.model_._sample_visible(self.model_._sample_hidden(x)), V, device)
         return out.cpu().numpy().astype(V.dtype, copy=False)
 
     @property
@@ -282,9 +319,10 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        # Bernoulli units need X in [0, 1]: negative values are rejected (so are values
-        # above 1, which no tag can say).
-        tags.input_tags.positive_only = self.visible == "bernoulli"
+        tags.input_tags.sparse = True
+        # strict Bernoulli units need X in [0, 1]: negative values are rejected (so are values
+        # above 1, which no tag can say); strict=False takes them with a warning.
+        tags.input_tags.positive_only = self.visible == "bernoulli" and self.strict is True
         return tags
 
 
@@ -332,11 +370,20 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
     verbose : bool, default=False
         Show progress bars, and print the loss and the time of every epoch of fine-tuning.
+    strict : bool, default=False
+        With ``visible="bernoulli"``, what ``fit`` does with values of ``X`` outside [0, 1]:
+        False, warn and clip them to [0, 1] (the layers above are trained on the bottom RBM's
+        codes, which need binary data); True, raise ``ValueError``.
     max_epochs : int, default="deprecated"
         The old name of ``n_iter``.
 
         .. deprecated:: 0.2
             ``max_epochs`` was renamed ``n_iter``; the old name is removed in the next release.
+
+    Notes
+    -----
+    A sparse ``X`` is densified whole by ``fit`` (pre-training passes the data up through
+    every layer), in chunks of rows by ``predict`` and ``predict_proba``.
 
     Attributes
     ----------
@@ -392,6 +439,7 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
         random_state=None,
         device="cpu",
         verbose=False,
+        strict=False,
         max_epochs=DEPRECATED,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -409,6 +457,7 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.strict = strict
         self.max_epochs = max_epochs
 
     _epochs_old_name = "max_epochs"
@@ -419,8 +468,8 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; in [0, 1] for ``visible="bernoulli"``.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; in [0, 1] for ``visible="bernoulli"`` (see ``strict``).
         y : array-like of shape (n_samples,)
             Class labels (any hashable type: ints, strings, ...); at least two classes.
 
@@ -438,16 +487,17 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
         check_int("pretrain_epochs", self.pretrain_epochs, 1)
         check_real("pretrain_learning_rate", self.pretrain_learning_rate, 0.0, low_open=True)
         check_real("pretrain_momentum", self.pretrain_momentum, 0.0, 1.0, high_open=True)
+        check_bool("strict", self.strict)
         epochs = self._fit_epochs()
         device = check_training_options(self)
 
-        X, y = validate_data(self, X, y, dtype=FLOATS)
+        X, y = check_X(self, X, reset=True, y=y)
         encoder, y_index = encode_labels(self, y)
         if self.visible == "bernoulli":
-            self._check_unit_interval(X, "fit")
+            X = self._clip_to_unit_interval(X, "fit")
 
         seed = draw_seed(self.random_state)
-        x = to_tensor(X, device)
+        x = dense_tensor(X, device)
         common = dict(batch_size=self.batch_size, device=device, seed=seed,
                       progress=bool(self.verbose))
         with seeded(seed, device):  # attributes are set only once everything has trained
@@ -469,7 +519,8 @@ class DBNClassifier(NetworkClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # The bottom RBM's Bernoulli units need X in [0, 1]: negative values are rejected
-        # (so are values above 1, which no tag can say).
-        tags.input_tags.positive_only = self.visible == "bernoulli"
+        tags.input_tags.sparse = True
+        # The bottom RBM's strict Bernoulli units need X in [0, 1]: negative values are rejected
+        # (so are values above 1, which no tag can say); strict=False clips them.
+        tags.input_tags.positive_only = self.visible == "bernoulli" and self.strict is True
         return tags
