@@ -41,7 +41,7 @@ def outer_product_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor
     grads : sequence of Tensor
         The gradients of ``params[1:]``, in order (fresh tensors: they become ``.grad``).
     """
-    if outer_product_sgd_step(optimizer, params, terms, grads):
+    if _sgd_step(optimizer, params, terms, grads):
         return
     g_w = torch.zeros_like(params[0])
     for coef, left, right in terms:
@@ -85,6 +85,11 @@ def outer_product_sgd_step(optimizer: torch.optim.Optimizer, params: Sequence[Te
         distributed run (gradients must be averaged first). The caller then sets ``.grad`` and
         calls ``optimizer.step()``.
     """
+    return _sgd_step(optimizer, params, terms, grads)
+
+
+def _sgd_step(optimizer, params, terms, grads) -> bool:
+    # outer_product_sgd_step's body, without a second no_grad context of its own
     if type(optimizer) is not torch.optim.SGD or optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks:
         return False
     if torch.distributed.is_available() and torch.distributed.is_initialized():

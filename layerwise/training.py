@@ -53,6 +53,7 @@ from . import checkpoint as ckpt
 from ._validation import check_bool, check_choice, check_int, check_real, check_tensor, describe
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
+from .loss_reader import LossReader
 from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
 
 __all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "NonFiniteParametersError",
@@ -193,9 +194,9 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
 
 
 def _batch(arrays: Sequence[torch.Tensor], idx: torch.Tensor):
-    if len(arrays) == 1:
-        return arrays[0][idx]
-    return tuple(a[idx] for a in arrays)
+    if len(arrays) == 1:  # index_select: the rows of a[idx], at half the cost of a small batch's a[idx]
+        return arrays[0].index_select(0, idx)
+    return tuple(a.index_select(0, idx) for a in arrays)
 
 
 def _init_distributed(device: torch.device) -> tuple[int, int]:
@@ -545,7 +546,6 @@ def fit(
         gen = torch.Generator().manual_seed(seed + 7919)
         monitor_idx = torch.randperm(n, generator=gen)[:MONITOR_SIZE].sort().values.to(device)
         monitor = tuple(a[monitor_idx] for a in arrays)
-        check_every = 1 if device.type == "cpu" else 25
         monitored = getattr(model, "monitored_metric", "loss")  # see layerwise.divergence
         n_batches = math.ceil(math.ceil(n / world) / batch_size)
         bar = _progress_bar(n_batches * max(epochs - state.epoch, 0), progress and main,
@@ -572,10 +572,9 @@ def fit(
             sampler.set_epoch(epoch)
             order = torch.as_tensor(list(iter(sampler)), dtype=torch.long, device=device)
             t0 = time.perf_counter()
-            total = torch.zeros((), device=device, dtype=torch.float64)
-            seen = 0
-            for b, start in enumerate(range(0, order.numel(), batch_size)):
-                idx = order[start:start + batch_size]
+            reader = LossReader(lambda b, value: _non_finite(state, epoch, b, value, opt), bar,
+                                 f"{epoch + 1}/{epochs}")
+            for idx in order.split(batch_size):
                 batch = _batch(arrays, idx)
                 if has_step:
                     loss = model.training_step(batch, opt)
@@ -586,15 +585,8 @@ def fit(
                     loss.backward()
                     opt.step()
                     loss = loss.detach()
-                total += loss.to(total.device, total.dtype) * idx.numel()
-                seen += idx.numel()
-                if b % check_every == 0 and not bool(torch.isfinite(loss)):
-                    _non_finite(state, epoch, b, loss, opt)
-                if bar is not None:
-                    bar.update(1)
-                    if b % 10 == 0:
-                        bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{float(loss):.4g}", refresh=False)
-            mean_loss = float(total) / max(seen, 1)
+                reader.add(loss, idx.numel())
+            mean_loss = reader.mean()
             if not math.isfinite(mean_loss):
                 _non_finite(state, epoch, None, mean_loss, opt)
             _check_finite_state(state, epoch, opt)  # the epoch's last update came after its last loss

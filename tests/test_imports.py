@@ -8,7 +8,7 @@
    1    ``functional``, ``checkpoint``, ``plots``, ``datasets`` (+ the deprecated ``faces`` shim),
         ``movies``, ``locking``
    2    ``units``, ``partition``, ``likelihood`` (imports partition), ``sandwich`` (imports both),
-        ``training``, ``optim``, ``resume``, ``divergence`` (both imported by training)
+        ``training``, ``optim``, ``resume``, ``divergence``, ``loss_reader`` (the last three imported by training)
    3    ``pretraining``, ``callbacks``, ``presets``
    4    ``models``
    5    ``deconv`` (the public facade of the conv models), ``sklearn``
@@ -37,7 +37,7 @@ LAYERS = {
     "_validation": 0,
     "functional": 1, "checkpoint": 1, "plots": 1, "datasets": 1, "movies": 1, "locking": 1,
     "faces": 1,  # deprecated shim of datasets.faces
-    "units": 2, "partition": 2, "likelihood": 2, "sandwich": 2, "training": 2, "optim": 2, "resume": 2, "divergence": 2,
+    "units": 2, "partition": 2, "likelihood": 2, "sandwich": 2, "training": 2, "optim": 2, "resume": 2, "divergence": 2, "loss_reader": 2,
     "pretraining": 3, "callbacks": 3, "presets": 3,
     "models": 4,
     "deconv": 5, "sklearn": 5,
