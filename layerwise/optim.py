@@ -94,16 +94,16 @@ def _sgd_step(optimizer, params, terms, grads) -> bool:
         return False
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return False
-    groups = {}
+    groups = {}  # by id: a tensor's own hash is a Python call, a few per cent of a batch of 10
     for group in optimizer.param_groups:
         if group["nesterov"] or group["maximize"] or group.get("differentiable") or (group["momentum"] and group["dampening"]):
             return False
         for p in group["params"]:
-            groups[p] = group
-    if any(p not in groups for p in params):
+            groups[id(p)] = group
+    if any(id(p) not in groups for p in params):
         return False
     for i, p in enumerate(params):
-        group = groups[p]
+        group = groups[id(p)]
         lr, momentum, wd = float(group["lr"]), group["momentum"], group["weight_decay"]
         if momentum:
             state = optimizer.state[p]
