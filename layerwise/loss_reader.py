@@ -28,7 +28,8 @@ class LossReader:
     batches (or after a second) in one transfer: no host sync per batch on a GPU, a few tensor
     operations fewer per batch on the CPU. Each read checks the losses (``on_bad(batch, value)``
     for the first non-finite one, which raises) and updates the progress bar. The epoch's mean is
-    the same float64 sum, batch by batch, as accumulating ``loss * batch_size`` on the device."""
+    the same float64 sum, batch by batch, as accumulating ``loss * batch_size`` on the device.
+    The loss tensors are kept, not copied: a model must not write to a loss it returned."""
 
     def __init__(self, on_bad: Callable[[int, float], None], bar, epoch: str):
         self.on_bad, self.bar, self.epoch = on_bad, bar, epoch

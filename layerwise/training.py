@@ -7,7 +7,9 @@ Every model of layerwise trains through :func:`fit`. A model provides
     whose gradient is the Boltzmann learning rule);
 
 or overrides ``training_step(batch, optimizer) -> loss`` where its update is not a plain
-gradient step (ISTA, wake-sleep, the RBM's closed-form CD update), and optionally
+gradient step (ISTA, wake-sleep, the RBM's closed-form CD update; the loss a tensor the model
+does not write to again: fit reads the losses some batches later, :mod:`layerwise.loss_reader`),
+and optionally
 
 ``validate_data(x)``
     called once on the whole data set before any work (raise ``ValueError`` for data the
@@ -578,7 +580,10 @@ def fit(
                 batch = _batch(arrays, idx)
                 if has_step:
                     loss = model.training_step(batch, opt)
-                    loss = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+                    if not isinstance(loss, torch.Tensor):
+                        loss = torch.tensor(float(loss))
+                    elif loss.requires_grad:  # a closed-form step's loss has no graph to cut
+                        loss = loss.detach()
                 else:
                     opt.zero_grad(set_to_none=True)
                     loss = step_module(batch)
