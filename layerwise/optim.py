@@ -21,7 +21,6 @@ from .training import all_reduce_mean
 __all__ = ["outer_product_step", "outer_product_sgd_step"]
 
 
-@torch.no_grad()
 def outer_product_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor],
                        terms: Sequence[tuple[float, Tensor, Tensor]], grads: Sequence[Tensor]) -> None:
     """One optimiser step with ``params[0]``'s gradient given as ``sum coef * left^T @ right``.
@@ -41,6 +40,9 @@ def outer_product_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor
     grads : sequence of Tensor
         The gradients of ``params[1:]``, in order (fresh tensors: they become ``.grad``).
     """
+    if torch.is_grad_enabled():  # a no_grad context only where the caller has none (a few us a batch)
+        with torch.no_grad():
+            return outer_product_step(optimizer, params, terms, grads)
     if _sgd_step(optimizer, params, terms, grads):
         return
     g_w = torch.zeros_like(params[0])
