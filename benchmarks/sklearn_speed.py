@@ -20,7 +20,10 @@ Before any timing one small RBMTransformer fit is run and timed (``first fit``):
 ``torch.optim`` optimiser of a process imports ``torch._dynamo``, a one-off cost of torch
 that BernoulliRBM does not pay and that would otherwise land in the first round.
 
-Run (about a minute and a half on 2 cores with the defaults)::
+Run it on a quiet machine: with torch's default thread count beside another busy process,
+RBMTransformer at batch 10 slowed down 48x here (2 cores, load 5: 33 s against 0.69 s), the
+collapse of issue 14; ``--threads 1`` shows the single-thread speed. About a minute and a half
+on 2 cores with the defaults::
 
     python benchmarks/sklearn_speed.py                 # torch's default thread count
     python benchmarks/sklearn_speed.py --threads 1     # torch.set_num_threads(1) first
