@@ -101,10 +101,13 @@ def as_arrays(data: Any, name: str = "data") -> tuple[torch.Tensor, ...]:
 
 
 def select(arrays: Sequence[torch.Tensor], idx: torch.Tensor):
-    """The batch of rows ``idx``: a tensor for one array, a tuple of tensors for several."""
+    """The batch of rows ``idx``: a tensor for one array, a tuple of tensors for several
+    (``index_select``: the rows of ``a[idx]`` at about half the cost for a small batch)."""
+    def rows(a):
+        return a.index_select(0, idx) if isinstance(a, torch.Tensor) else a[idx]
     if len(arrays) == 1:
-        return arrays[0][idx]
-    return tuple(a[idx] for a in arrays)
+        return rows(arrays[0])
+    return tuple(rows(a) for a in arrays)
 
 
 def array_batches(arrays: Sequence[torch.Tensor], batch_size: int) -> Iterator[tuple[Any, int]]:
@@ -148,8 +151,7 @@ class ArraySource:
         """(batch, its number of samples) for this rank's share of ``epoch``."""
         self.sampler.set_epoch(epoch)
         order = torch.as_tensor(list(iter(self.sampler)), dtype=torch.long, device=self.device)
-        for start in range(0, order.numel(), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in order.split(self.batch_size):
             yield select(self.arrays, idx), idx.numel()
 
     def monitor(self) -> tuple[torch.Tensor, ...]:

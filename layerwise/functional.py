@@ -447,4 +447,4 @@ def sample_bernoulli(p: Tensor, generator: torch.Generator | None = None) -> Ten
     [0, 1] act as clamped to it.
     """
     u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
-    return (u < p).to(p.dtype)
+    return torch.lt(u, p, out=u)  # written over u, in p's dtype: no second tensor

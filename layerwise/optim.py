@@ -21,7 +21,6 @@ from .training import all_reduce_mean
 __all__ = ["outer_product_step", "outer_product_sgd_step"]
 
 
-@torch.no_grad()
 def outer_product_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor],
                        terms: Sequence[tuple[float, Tensor, Tensor]], grads: Sequence[Tensor]) -> None:
     """One optimiser step with ``params[0]``'s gradient given as ``sum coef * left^T @ right``.
@@ -41,7 +40,10 @@ def outer_product_step(optimizer: torch.optim.Optimizer, params: Sequence[Tensor
     grads : sequence of Tensor
         The gradients of ``params[1:]``, in order (fresh tensors: they become ``.grad``).
     """
-    if outer_product_sgd_step(optimizer, params, terms, grads):
+    if torch.is_grad_enabled():  # a no_grad context only where the caller has none (a few us a batch)
+        with torch.no_grad():
+            return outer_product_step(optimizer, params, terms, grads)
+    if _sgd_step(optimizer, params, terms, grads):
         return
     g_w = torch.zeros_like(params[0])
     for coef, left, right in terms:
@@ -85,20 +87,25 @@ def outer_product_sgd_step(optimizer: torch.optim.Optimizer, params: Sequence[Te
         distributed run (gradients must be averaged first). The caller then sets ``.grad`` and
         calls ``optimizer.step()``.
     """
+    return _sgd_step(optimizer, params, terms, grads)
+
+
+def _sgd_step(optimizer, params, terms, grads) -> bool:
+    # outer_product_sgd_step's body, without a second no_grad context of its own
     if type(optimizer) is not torch.optim.SGD or optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks:
         return False
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return False
-    groups = {}
+    groups = {}  # by id: a tensor's own hash is a Python call, a few per cent of a batch of 10
     for group in optimizer.param_groups:
         if group["nesterov"] or group["maximize"] or group.get("differentiable") or (group["momentum"] and group["dampening"]):
             return False
         for p in group["params"]:
-            groups[p] = group
-    if any(p not in groups for p in params):
+            groups[id(p)] = group
+    if any(id(p) not in groups for p in params):
         return False
     for i, p in enumerate(params):
-        group = groups[p]
+        group = groups[id(p)]
         lr, momentum, wd = float(group["lr"]), group["momentum"], group["weight_decay"]
         if momentum:
             state = optimizer.state[p]

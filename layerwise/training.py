@@ -7,7 +7,9 @@ Every model of layerwise trains through :func:`fit`. A model provides
     whose gradient is the Boltzmann learning rule);
 
 or overrides ``training_step(batch, optimizer) -> loss`` where its update is not a plain
-gradient step (ISTA, wake-sleep, the RBM's closed-form CD update), and optionally
+gradient step (ISTA, wake-sleep, the RBM's closed-form CD update; the loss a tensor the model
+does not write to again: fit reads the losses some batches later, :mod:`layerwise.loss_reader`),
+and optionally
 
 ``validate_data(x)``
     called once on the whole data set before any work (raise ``ValueError`` for data the
@@ -53,6 +55,7 @@ from .data_source import array_batches, as_arrays, open_source
 from .distributed import all_reduce_mean, broadcast_flag, broadcast_parameters, init_distributed, seed_rank_stream
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
+from .loss_reader import LossReader
 from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
 
 __all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "NonFiniteParametersError",
@@ -487,7 +490,6 @@ def fit(
             step_module = _LossModule(model)
         grad_step = None if has_step else GradStep.build(step_module, model, opt, device, precision, clip_grad_norm)
 
-        check_every = 1 if device.type == "cpu" else 25
         monitored = getattr(model, "monitored_metric", "loss")  # see layerwise.divergence
         n_batches = source.n_batches  # None for a stream without a length
         bar = _progress_bar(n_batches and n_batches * max(epochs - state.epoch, 0), progress and main,
@@ -512,12 +514,15 @@ def fit(
                 if hasattr(cb, "on_epoch_start"):
                     cb.on_epoch_start(state)
             t0 = time.perf_counter()
-            total = torch.zeros((), device=device, dtype=torch.float64)
-            seen = 0
-            for b, (batch, size) in enumerate(source.batches(epoch)):
+            reader = LossReader(lambda b, value: _non_finite(state, epoch, b, value, opt), bar,
+                                f"{epoch + 1}/{epochs}")
+            for batch, size in source.batches(epoch):
                 if has_step:
                     loss = model.training_step(batch, opt)
-                    loss = loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+                    if not isinstance(loss, torch.Tensor):
+                        loss = torch.tensor(float(loss))
+                    elif loss.requires_grad:  # a closed-form step's loss has no graph to cut
+                        loss = loss.detach()
                 elif grad_step is not None:  # clipping or mixed precision (layerwise.amp)
                     loss = grad_step(batch)
                 else:
@@ -526,15 +531,8 @@ def fit(
                     loss.backward()
                     opt.step()
                     loss = loss.detach()
-                total += loss.to(total.device, total.dtype) * size
-                seen += size
-                if b % check_every == 0 and not bool(torch.isfinite(loss)):
-                    _non_finite(state, epoch, b, loss, opt)
-                if bar is not None:
-                    bar.update(1)
-                    if b % 10 == 0:
-                        bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{float(loss):.4g}", refresh=False)
-            mean_loss = float(total) / max(seen, 1)
+                reader.add(loss, size)
+            mean_loss = reader.mean()
             if not math.isfinite(mean_loss):
                 _non_finite(state, epoch, None, mean_loss, opt)
             _check_finite_state(state, epoch, opt)  # the epoch's last update came after its last loss

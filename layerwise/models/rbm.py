@@ -452,6 +452,10 @@ class RBM(nn.Module):
         chains (PCD, which are advanced in place). ``a0`` (the data's hidden input) saves a
         matrix product in CD, ``h0 = E[h | v0]`` a pass of the activation. Returns the visible
         states, detached."""
+        return self._negative_phase(v0, a0, h0)
+
+    def _negative_phase(self, v0: Tensor, a0: Tensor | None = None, h0: Tensor | None = None) -> Tensor:
+        # the body of negative_phase, for callers already under no_grad (the training step)
         if self.persistent:
             v = self.chains
             for _ in range(self.k):
@@ -503,24 +507,29 @@ class RBM(nn.Module):
         -------
         (terms, [db, dc], loss) with the surrogate loss computed from the products already made.
         """
-        v0 = self._input(batch)
+        return self._gradient_terms(self._input(batch))
+
+    def _gradient_terms(self, v0: Tensor):
+        # The body of gradient_terms, for callers under no_grad: the hot path of a small batch,
+        # where the time goes to per-call overhead more than to arithmetic (attributes read once).
+        log_sigma, hidden, visible = self.log_sigma, self.hidden, self.visible
         a0 = self.hidden_input(v0)                       # 1
-        h0 = self.hidden.mean(a0)
-        v_neg = self.negative_phase(v0, a0, h0)          # 2 (CD-1)
+        h0 = hidden.mean(a0)
+        v_neg = self._negative_phase(v0, a0, h0)         # 2 (CD-1)
         a_neg = self.hidden_input(v_neg)                 # 3
-        h_neg = self.hidden.mean(a_neg)
-        s0, s_neg = self._stat(v0), self._stat(v_neg)
+        h_neg = hidden.mean(a_neg)
+        s0, s_neg = visible.statistic(v0, log_sigma), visible.statistic(v_neg, log_sigma)
         n0, n_neg = v0.shape[0], v_neg.shape[0]
         g_c = h_neg.mean(0) - h0.mean(0)
-        hidden_lp = self.hidden.log_partition(a0).sum(1).mean() - self.hidden.log_partition(a_neg).sum(1).mean()
+        hidden_lp = hidden.log_partition(a0).sum(1).mean() - hidden.log_partition(a_neg).sum(1).mean()
         # d/db and value of mean V(v0) - mean V(v-)
-        g_b, visible_gap = self.visible.contrast(v0, v_neg, self.visible_bias, self.log_sigma)
+        g_b, visible_gap = visible.contrast(v0, v_neg, self.visible_bias, log_sigma)
         loss = visible_gap - hidden_lp
         terms = [(1.0 / n_neg, h_neg, s_neg), (-1.0 / n0, h0, s0)]   # 4, 5 (made by the optimiser step)
         if self.sparsity_weight > 0:
             q = h0.mean(0)
             err = self.sparsity_weight * (q - self.sparsity_target)  # d penalty / d q
-            dmean = self.hidden.mean_derivative(h0)                # d E[h|v] / d a, (B, H)
+            dmean = hidden.mean_derivative(h0)                     # d E[h|v] / d a, (B, H)
             g_c = g_c + err * dmean.mean(0)
             terms.append((1.0 / n0, err * dmean, s0))
             loss = loss + self._sparsity_penalty(q)
@@ -541,8 +550,9 @@ class RBM(nn.Module):
             all_reduce_mean([p.grad for p in self.parameters() if p.grad is not None])
             optimizer.step()
             return loss.detach()
-        terms, grads, loss = self.gradient_terms(batch)
-        outer_product_step(optimizer, [self.weight, self.visible_bias, self.hidden_bias], terms, grads)
+        with torch.no_grad():  # one context for the whole step (the parts have none of their own)
+            terms, grads, loss = self._gradient_terms(self._input(batch))
+            outer_product_step(optimizer, [self.weight, self.visible_bias, self.hidden_bias], terms, grads)
         return loss
 
     @torch.no_grad()
