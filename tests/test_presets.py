@@ -19,7 +19,7 @@ PAPERS = {
     "salakhutdinov-murray-cd1": ("2008", {"batch_size": 100}, {"k": 1}, [0.5] * 5 + [0.9] * 2),
     "salakhutdinov-murray-cd3": ("2008", {"batch_size": 100}, {"k": 3}, [0.5] * 5 + [0.9] * 2),
     "salakhutdinov-murray-cd25": ("2008", {"batch_size": 100}, {"k": 1}, [0.5] * 5 + [0.9] * 2),
-    "salakhutdinov-hinton-dbm": ("2009", {"batch_size": 100, "optimizer": "sgd", "lr": 0.005,
+    "salakhutdinov-hinton-dbm": ("2009", {"batch_size": 100, "optimizer": "sgd", "lr": 0.001,
                                           "lr_schedule": "linear"},
                                  {"n_chains": 100, "k": 5}, [0.5] * 5 + [0.9] * 2),
 }
