@@ -523,7 +523,7 @@ class RBM(nn.Module):
         n0, n_neg = v0.shape[0], v_neg.shape[0]
         g_c = h_neg.mean(0) - h0.mean(0)
         # d/db and value of mean V(v0) - mean V(v-)
-        g_b, visible_gap = visible.contrast(v0, v_neg, self.visible_bias, log_sigma)
+        g_b, visible_gap = visible.contrast(v0, v_neg, self.visible_bias, log_sigma, with_loss)
         loss = None
         if with_loss:
             hidden_lp = hidden.log_partition(a0).sum(1).mean() - hidden.log_partition(a_neg).sum(1).mean()
