@@ -375,9 +375,10 @@ def fit(
     Returns
     -------
     History
-        One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
-        the model's ``metrics`` on a fixed training subset (a loader's: the epoch's first
-        samples), and validation entries.
+        One dict per epoch: ``epoch``, ``loss`` (mean training loss; not with
+        ``track_loss=False``), ``lr``, ``seconds``, the model's ``metrics`` on a fixed training
+        subset (a loader's: the epoch's first samples; not with ``metrics=False``), and
+        validation entries.
 
     Raises
     ------
