@@ -9,6 +9,8 @@ load average:
    Fit times over ``--repeats`` rounds, the two estimators interleaved within each round (a
    busy machine slows both alike), median and per-batch milliseconds (``n_iter x
    ceil(n / batch_size)`` batches per fit). The ratio is layerwise's time over scikit-learn's.
+   With ``verbose=0`` neither computes anything per epoch (RBMTransformer's ``history_`` then
+   holds no metrics) and RBMTransformer no surrogate loss per batch.
 2. **The gallery example**, "Restricted Boltzmann Machine features for digit classification"
    of scikit-learn: the digits nudged by one pixel in four directions (8985 images), 80/20
    split (``random_state=0``), ``n_components=100, learning_rate=0.06, n_iter=10``,

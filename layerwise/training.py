@@ -8,8 +8,9 @@ Every model of layerwise trains through :func:`fit`. A model provides
 
 or overrides ``training_step(batch, optimizer) -> loss`` where its update is not a plain
 gradient step (ISTA, wake-sleep, the RBM's closed-form CD update; the loss a tensor the model
-does not write to again: fit reads the losses some batches later, :mod:`layerwise.loss_reader`),
-and optionally
+does not write to again: fit reads the losses some batches later, :mod:`layerwise.loss_reader`;
+a ``training_step`` with a ``with_loss`` keyword is called with ``with_loss=False`` by
+``fit(track_loss=False)`` and may then skip the loss and return None), and optionally
 
 ``validate_data(x)``
     called once on the whole data set before any work (raise ``ValueError`` for data the
@@ -38,6 +39,7 @@ batches come from (arrays, a DataLoader, a stream) is :mod:`layerwise.data_sourc
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import time
@@ -259,6 +261,8 @@ def fit(
     climb_patience: int | None = 5,
     clip_grad_norm: float | None = None,
     precision: str = "32",
+    track_loss: bool = True,
+    metrics: bool = True,
 ) -> History:
     """Train ``model`` on ``data``: the one loop every layerwise model goes through.
 
@@ -356,13 +360,25 @@ def fit(
     precision : {"32", "bf16", "fp16"}
         Mixed precision: autocast of the loss (fp16 with a GradScaler). Both options are for
         models trained through ``training_loss`` and refused for the others (see :mod:`layerwise.amp`).
+    track_loss : bool
+        Record the epoch's mean training loss (default). False: no ``loss`` in the history, the
+        losses are never read on the host, and a ``training_step`` that takes ``with_loss``
+        skips computing them (an RBM's surrogate loss is about a third of a small batch's
+        step); the weights are the same. The NaN/inf guard then checks the parameters after
+        every epoch only. The divergence warning watches ``loss`` only where it is recorded.
+    metrics : bool
+        Evaluate the model's ``metrics`` on the monitoring subset once an epoch (default).
+        False: none in the history (validation is still evaluated). The metrics may draw
+        random numbers (an RBM's pseudo-log-likelihood): with ``initial_epoch`` (per-epoch
+        seeding) the weights are the same either way, otherwise they differ.
 
     Returns
     -------
     History
-        One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
-        the model's ``metrics`` on a fixed training subset (a loader's: the epoch's first
-        samples), and validation entries.
+        One dict per epoch: ``epoch``, ``loss`` (mean training loss; not with
+        ``track_loss=False``), ``lr``, ``seconds``, the model's ``metrics`` on a fixed training
+        subset (a loader's: the epoch's first samples; not with ``metrics=False``), and
+        validation entries.
 
     Raises
     ------
@@ -409,6 +425,8 @@ def fit(
     if climb_patience is not None:
         climb_patience = check_int("climb_patience", climb_patience, 1)
     progress = check_bool("progress", progress)
+    track_loss, metrics = check_bool("track_loss", track_loss), check_bool("metrics", metrics)
+    step_options = {} if track_loss or not has_step or not _takes_with_loss(model) else {"with_loss": False}
     shuffle = None if shuffle is None else check_bool("shuffle", shuffle)
     if desc is not None and not isinstance(desc, str):
         raise TypeError(f"The 'desc' parameter must be a str or None. Got {describe(desc)} instead.")
@@ -447,6 +465,7 @@ def fit(
         "model": model_spec, "data": source.describe(), "epochs": epochs, "batch_size": batch_size,
         **opt_settings, "seed": seed, "seeding": "once" if initial_epoch is None else "per-epoch",
         "shuffle": shuffle, "world_size": world, **grad_options_config(precision, clip_grad_norm),
+        **({} if metrics else {"metrics": False}),  # the metrics' draws are part of a run seeded once
         "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"})
 
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -518,10 +537,10 @@ def fit(
                                 f"{epoch + 1}/{epochs}")
             for batch, size in source.batches(epoch):
                 if has_step:
-                    loss = model.training_step(batch, opt)
-                    if not isinstance(loss, torch.Tensor):
+                    loss = model.training_step(batch, opt, **step_options)
+                    if track_loss and not isinstance(loss, torch.Tensor):  # None without the loss
                         loss = torch.tensor(float(loss))
-                    elif loss.requires_grad:  # a closed-form step's loss has no graph to cut
+                    elif track_loss and loss.requires_grad:  # a closed-form step's loss has no graph to cut
                         loss = loss.detach()
                 elif grad_step is not None:  # clipping or mixed precision (layerwise.amp)
                     loss = grad_step(batch)
@@ -531,18 +550,24 @@ def fit(
                     loss.backward()
                     opt.step()
                     loss = loss.detach()
-                reader.add(loss, size)
-            mean_loss = reader.mean()
-            if not math.isfinite(mean_loss):
-                _non_finite(state, epoch, None, mean_loss, opt)
+                if track_loss:
+                    reader.add(loss, size)
+                elif bar is not None:
+                    bar.update(1)
+            record: dict[str, Any] = {"epoch": epoch + 1}
+            if track_loss:
+                mean_loss = reader.mean()
+                if not math.isfinite(mean_loss):
+                    _non_finite(state, epoch, None, mean_loss, opt)
             _check_finite_state(state, epoch, opt)  # the epoch's last update came after its last loss
-            if world > 1:
-                t = torch.tensor([mean_loss], device=device)
-                all_reduce_mean([t])
-                mean_loss = float(t)
-            record: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss,
-                                      "lr": opt.param_groups[0]["lr"] if opt is not None else float("nan")}
-            if hasattr(model, "metrics"):
+            if track_loss:
+                if world > 1:
+                    t = torch.tensor([mean_loss], device=device)
+                    all_reduce_mean([t])
+                    mean_loss = float(t)
+                record["loss"] = mean_loss
+            record["lr"] = opt.param_groups[0]["lr"] if opt is not None else float("nan")
+            if metrics and hasattr(model, "metrics"):
                 record.update(_evaluate(model, array_batches(source.monitor(), max(batch_size or 0, 256)), "",
                                         with_loss=False))
             if val_source is not None:
@@ -580,6 +605,14 @@ def fit(
                 cb.on_fit_end(state)
     model.eval()
     return state.history
+
+
+def _takes_with_loss(model: nn.Module) -> bool:
+    """Whether ``model.training_step`` has a ``with_loss`` keyword (see the module docstring)."""
+    try:
+        return "with_loss" in inspect.signature(model.training_step).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): the plain contract
+        return False
 
 
 _HOOKS = ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")

@@ -129,14 +129,14 @@ class Units:
         return self.log_partition(bias).sum()
 
     def contrast(self, v_data: Tensor, v_model: Tensor, bias: Tensor,
-                 log_sigma: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                 log_sigma: Tensor | None = None, with_value: bool = True) -> tuple[Tensor, Tensor | None]:
         """The visible part of a CD/PCD update of ``mean V(v_data) - mean V(v_model)``.
 
-        Returns its gradient in the bias and its value: for ``V(v) = -b^T v`` the gradient is
-        ``mean v_model - mean v_data`` and the value that gradient dotted with b (no pass over
-        the batch)."""
+        Returns its gradient in the bias and its value (None with ``with_value=False``): for
+        ``V(v) = -b^T v`` the gradient is ``mean v_model - mean v_data`` and the value that
+        gradient dotted with b (no pass over the batch)."""
         g_b = v_model.mean(0) - v_data.mean(0)
-        return g_b, g_b @ bias
+        return g_b, (g_b @ bias if with_value else None)
 
     def encoder_input(self, log_sigma: Tensor | None) -> list[nn.Module]:
         """Modules computing s(v) ahead of an encoder's ``Linear`` (none for binary units)."""
@@ -289,11 +289,13 @@ class Gaussian(Units):
         return (0.5 * math.log(2 * math.pi) + torch.log(log_sigma.exp().to(bias.dtype))).sum()
 
     def contrast(self, v_data: Tensor, v_model: Tensor, bias: Tensor,
-                 log_sigma: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                 log_sigma: Tensor | None = None, with_value: bool = True) -> tuple[Tensor, Tensor | None]:
         """Gradient ``mean (v_model - b) / sigma^2 - mean (v_data - b) / sigma^2`` and the value
-        ``mean V(v_data) - mean V(v_model)``."""
+        ``mean V(v_data) - mean V(v_model)`` (None with ``with_value=False``)."""
         var = log_sigma.exp() ** 2
         g_b = ((v_model - bias) / var).mean(0) - ((v_data - bias) / var).mean(0)
+        if not with_value:
+            return g_b, None
         gap = self.visible_term(v_data, bias, log_sigma).mean() - self.visible_term(v_model, bias, log_sigma).mean()
         return g_b, gap
 

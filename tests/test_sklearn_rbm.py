@@ -112,6 +112,22 @@ def test_attributes_mean_what_bernoulli_rbm_s_mean(small):
     assert list(rbm.get_feature_names_out()) == [f"rbmtransformer{i}" for i in range(5)]
 
 
+@pytest.mark.parametrize("persistent", [False, True])
+def test_quiet_fit_computes_nothing_per_epoch_and_trains_the_same_weights(small, capsys, persistent):
+    """verbose=0 (as BernoulliRBM): no surrogate loss per batch, no monitor metrics per epoch;
+    verbose=1 has the metrics it prints; the weights, chains and h_samples_ are bitwise the same."""
+    params = dict(n_components=5, n_iter=3, batch_size=10, momentum=0.5, persistent=persistent, random_state=0)
+    quiet = RBMTransformer(**params).fit(small)
+    loud = RBMTransformer(**params, verbose=1).fit(small)
+    assert "pseudo-likelihood" in capsys.readouterr().out
+    assert quiet.history_.columns == ["epoch", "lr", "seconds"]
+    assert {"reconstruction_error", "free_energy", "pseudo_log_likelihood"} <= set(loud.history_.columns)
+    assert "loss" not in loud.history_.columns
+    for a, b in zip(quiet.model_.state_dict().values(), loud.model_.state_dict().values()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(quiet.h_samples_, loud.h_samples_)
+
+
 def test_transform_keeps_float32_and_gibbs_samples_binary_states(small):
     rbm = RBMTransformer(n_components=4, n_iter=1, random_state=0).fit(small)
     assert rbm.transform(small.astype(np.float32)).dtype == np.float32

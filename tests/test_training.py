@@ -125,6 +125,46 @@ def test_initial_epoch_splits_a_cd_trained_rbm_run_bitwise():
     _split_equals_whole(make_pcd, x, 3, batch_size=10, seed=5, device="cpu", progress=False)
 
 
+def test_track_loss_and_metrics_off_record_neither_and_train_the_same_weights():
+    """RBM (a training_step with with_loss) and autoencoder (a training_loss): the same weights
+    with per-epoch seeding; the loss and the monitor's metrics are simply not in the history."""
+    x = (torch.rand(60, 10, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    calls = []
+
+    class Counting(RBM):
+        def training_step(self, batch, optimizer, with_loss=True):
+            loss = super().training_step(batch, optimizer, with_loss)
+            calls.append(loss)
+            return loss
+
+    def run(model_cls, **kw):
+        torch.manual_seed(2)
+        model = model_cls()
+        history = fit(model, x, epochs=3, batch_size=10, lr=0.1, momentum=0.5, seed=5, device="cpu",
+                      progress=False, initial_epoch=0, **kw)
+        return model, history
+
+    make_rbm = lambda: Counting(10, 6, k=2)  # noqa: E731
+    full, h_full = run(make_rbm)
+    assert all(isinstance(loss, torch.Tensor) for loss in calls) and len(calls) == 18
+    calls.clear()
+    lean, h_lean = run(make_rbm, track_loss=False, metrics=False)
+    assert calls == [None] * 18  # the step was asked not to compute the loss
+    for a, b in zip(full.state_dict().values(), lean.state_dict().values()):
+        assert torch.equal(a, b)
+    assert "loss" in h_full.columns and "pseudo_log_likelihood" in h_full.columns
+    assert h_lean.columns == ["epoch", "lr", "seconds"]
+    assert [r["epoch"] for r in h_lean] == [1, 2, 3]
+    only_metrics = run(make_rbm, track_loss=False)[1]
+    assert only_metrics["reconstruction_error"] == h_full["reconstruction_error"] and "loss" not in only_metrics.columns
+    # a model whose loss is its gradient's: computed anyway, just not recorded
+    make_ae = lambda: AutoEncoder(10, 4, noise="masking", noise_level=0.2)  # noqa: E731
+    ae_full, ae_h = run(make_ae)
+    ae_lean, ae_h_lean = run(make_ae, track_loss=False)
+    assert torch.equal(ae_full.encoder_layers[0].weight, ae_lean.encoder_layers[0].weight)
+    assert "loss" in ae_h.columns and "loss" not in ae_h_lean.columns
+
+
 def test_initial_epoch_takes_the_groups_lr_as_base_and_checks_its_range():
     x, y = regression(20)
     model = Noisy()
@@ -291,6 +331,8 @@ def test_training_step_override_sees_every_sample_once_per_epoch():
     ({"checkpoint_dir": 3}, r"'checkpoint_dir' parameter must be a path"),
     ({"lr_schedule": 3}, r"'lr_schedule' parameter must be one of .* a callable or None\. Got 3"),
     ({"climb_patience": 0}, r"'climb_patience' parameter must be an int in the range \[1, inf\)"),
+    ({"track_loss": 0}, r"'track_loss' parameter must be a bool \(True or False\)\. Got 0"),
+    ({"metrics": "no"}, r"'metrics' parameter must be a bool"),
     ({"resume": "yes", "checkpoint_dir": "x"}, r"'resume' parameter must be one of \{False, True, 'force'\}"),
 ])
 def test_bad_settings_fail_before_work(kwargs, match, tmp_path, monkeypatch):

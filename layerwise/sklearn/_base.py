@@ -175,6 +175,11 @@ class EpochTrainerMixin(TorchEstimatorMixin):
     _seed_offset = 0  # fit's seed is the estimator's seed plus this
     _progress_bar = False  # a tqdm bar with verbose
     _keeps_random_state = False  # keep the RandomState the seed came from as random_state_
+    # What the history records (layerwise.fit's track_loss and metrics): the training loss, and
+    # the monitor's metrics also with verbose=0. A transformer whose loss is a per-batch cost
+    # worth saving at small batches (the RBM's surrogate) turns them off; the weights are the same.
+    _records_loss = True
+    _metrics_when_quiet = True
 
     def fit(self, X, y=None):
         """Train a new model on ``X``: a reset followed by the epochs that ``partial_fit`` would run.
@@ -267,7 +272,8 @@ class EpochTrainerMixin(TorchEstimatorMixin):
             history = fit(self.model_, x, epochs=start + epochs, initial_epoch=start,
                           batch_size=self.batch_size, optimizer=self.optimizer_, device=device,
                           seed=self._seed + self._seed_offset, callbacks=self._epoch_callbacks(),
-                          progress=self._progress_bar and bool(self.verbose), desc=type(self).__name__)
+                          progress=self._progress_bar and bool(self.verbose), desc=type(self).__name__,
+                          track_loss=self._records_loss, metrics=self._metrics_when_quiet or bool(self.verbose))
         self.history_.extend(history)
         self.n_iter_ = start + epochs
         self._update_learned(x)

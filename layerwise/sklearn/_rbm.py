@@ -106,8 +106,11 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         with CD, where the negative phase starts at the data, from ``p(h | v)`` of the last
         ``batch_size`` rows of the last ``X`` trained on. Set by ``fit`` and ``partial_fit``.
     history_ : layerwise.History
-        One record per epoch (``loss``, ``reconstruction_error``, ``pseudo_log_likelihood``,
-        ``seconds``, ...).
+        One record per epoch: ``epoch``, ``lr`` and ``seconds``; with ``verbose`` also the
+        monitor's metrics (``reconstruction_error``, ``free_energy``, ``pseudo_log_likelihood``
+        of at most 1024 training samples). The CD surrogate loss is not recorded, and with
+        ``verbose=0`` nothing is computed per epoch beyond the updates (as ``BernoulliRBM``):
+        the weights are the same either way. ``layerwise.fit(model_, ...)`` records both.
     n_iter_ : int
         Epochs trained so far.
     optimizer_ : torch.optim.SGD
@@ -172,6 +175,8 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
     # ---- training (fit and partial_fit: EpochTrainerMixin) ----------------------------------
 
     _keeps_random_state = True
+    _records_loss = False  # the CD surrogate: a third of a batch of 10's step, and no objective
+    _metrics_when_quiet = False  # BernoulliRBM too computes nothing per epoch with verbose=0
 
     def _check_params(self) -> torch.device:
         check_int("n_components", self.n_components, 1)
