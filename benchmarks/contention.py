@@ -15,8 +15,10 @@ The cases: a fixed slice of ``layerwise demo`` (``layerwise run demo`` on the em
 its 8 variants, one seed, short epochs, no deconvolutional section, progress off), and RBM speed
 cases through ``layerwise.fit`` on random binary data (64-256 at batch 10; 784-500 at batch 100,
 the shape of ``benchmarks/rbm_speed.py``). Prints a Markdown table of seconds and the ratio
-busy/idle (target for the demo <= 1.5x), with the machine, date, load and command. Default run
-about 5 minutes on 2 cores; ``--quick`` about a third of that::
+busy/idle (target for the demo <= 1.5x), with the machine, date, load and command. A run past
+``--cap`` seconds (60) is stopped and shown as ``> 60``: torch's default threads beside a busy core
+can take 10x longer or more. Default run under about 5 minutes on 2 cores (12 runs, most a few
+seconds; each capped); ``--quick`` shorter cases::
 
     LAYERWISE_DATA=../shared/data python benchmarks/contention.py
 """
@@ -24,6 +26,7 @@ about 5 minutes on 2 cores; ``--quick`` about a third of that::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import subprocess
@@ -53,26 +56,33 @@ print(time.perf_counter() - t)
 """
 
 
-def run_case(case: tuple, threads: str, env: dict) -> float:
-    """Seconds of one case in a fresh process (the demo: wall time of the whole command)."""
+def run_case(case: tuple, threads: str, env: dict, cap: float) -> float:
+    """Seconds of one case in a fresh process (the demo: wall time of the whole command); inf when
+    it ran past ``cap`` seconds (then it is stopped)."""
     kind, *args = case
-    if kind == "rbm":
-        out = subprocess.run([sys.executable, "-c", RBM_CASE, *map(str, args), threads], env=env, check=True,
-                             capture_output=True, text=True).stdout
-        return float(out.split()[-1])
-    pretrain, finetune = args
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "layerwise", "run", "demo", "--out", str(Path(tmp) / "run"),
-                        "--progress", "off", "--threads", threads, "--seeds=[0]", f"--pretrain.epochs={pretrain}",
-                        f"--finetune.epochs={finetune}"], env=env, check=True, capture_output=True)
-        return time.perf_counter() - t
+    try:
+        if kind == "rbm":
+            out = subprocess.run([sys.executable, "-c", RBM_CASE, *map(str, args), threads], env=env, check=True,
+                                 capture_output=True, text=True, timeout=cap).stdout
+            return float(out.split()[-1])
+        pretrain, finetune = args
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "layerwise", "run", "demo", "--out", str(Path(tmp) / "run"),
+                            "--progress", "off", "--threads", threads, "--seeds=[0]",
+                            f"--pretrain.epochs={pretrain}", f"--finetune.epochs={finetune}"],
+                           env=env, check=True, capture_output=True, timeout=cap)
+            return time.perf_counter() - t
+    except subprocess.TimeoutExpired:
+        return math.inf
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--competitor", choices=sorted(COMPETITORS), default="busy")
     parser.add_argument("--quick", action="store_true", help="shorter cases (about a third of the time)")
+    parser.add_argument("--cap", type=float, default=60.0,
+                        help="seconds after which a run is stopped and shown as '> cap' (default 60)")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("OMP_NUM_THREADS", None)  # the old behaviour is torch's own default
@@ -88,11 +98,11 @@ def main() -> None:
     rows = []
     for name, case in cases.items():
         for label, threads in (("default", default), ("auto", "auto")):
-            idle = run_case(case, threads, env)
+            idle = run_case(case, threads, env, args.cap)
             competitor = subprocess.Popen([sys.executable, "-c", COMPETITORS[args.competitor]])
             try:
                 time.sleep(0.5)
-                busy = run_case(case, threads, env)
+                busy = run_case(case, threads, env, args.cap)
             finally:
                 competitor.kill()
                 competitor.wait()
@@ -102,12 +112,17 @@ def main() -> None:
           f"({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable), "
           f"torch {torch.__version__}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; load average at start "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; competitor: {args.competitor}")
-    print(f"Command: python benchmarks/contention.py{' --quick' if args.quick else ''}"
+    print(f"Command: python benchmarks/contention.py{' --quick' if args.quick else ''} --cap {args.cap:g}"
           f"{'' if args.competitor == 'busy' else ' --competitor ' + args.competitor}\n")
     print("| case | threads | idle (s) | busy (s) | busy / idle |")
     print("|---|---|---:|---:|---:|")
     for name, label, idle, busy in rows:
-        print(f"| {name} | {label} | {idle:.1f} | {busy:.1f} | {busy / idle:.2f}x |")
+        ratio = "?" if math.isinf(idle) else (f"> {args.cap / idle:.1f}x" if math.isinf(busy) else f"{busy / idle:.2f}x")
+        print(f"| {name} | {label} | {_secs(idle, args.cap)} | {_secs(busy, args.cap)} | {ratio} |")
+
+
+def _secs(value: float, cap: float) -> str:
+    return f"> {cap:.0f}" if math.isinf(value) else f"{value:.1f}"
 
 
 if __name__ == "__main__":
