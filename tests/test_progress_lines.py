@@ -84,3 +84,9 @@ def test_cli_progress_lines_and_no_progress(tmp_path, capsys):
     assert " done, loss " not in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main([*run, "--progress", "frames"])
+
+
+def test_ais_of_a_run_draws_a_bar_only_with_a_bar_mode():
+    from layerwise.app.tasks import _ais_bar
+
+    assert [_ais_bar(p) for p in (True, "auto", "bar", "lines", "off", False)] == [True, True, True, False, False, False]
