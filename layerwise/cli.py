@@ -22,8 +22,27 @@ DEBUG_ENV = "LAYERWISE_DEBUG"
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<name>-<time>)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars (the same as --progress off)")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
+                   help="auto (default): a bar on a terminal, else one line per epoch (and per 30 s); "
+                   "bar; lines; off")
+    p.add_argument("--threads", type=_threads, default="auto",
+                   help="intra-op CPU threads of every training: auto (default: 1 for small models, "
+                   "all cores for large ones) or a number")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (overrides the config)")
+
+
+def _threads(text: str) -> str | int:
+    """``--threads``: "auto" or an int >= 1."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an int >= 1, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,28 +173,31 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import commands
     from .app.config import ConfigError
+    from .threads import default_threads
 
-    progress = not getattr(args, "no_progress", False)
+    progress = "off" if getattr(args, "no_progress", False) else getattr(args, "progress", "auto")
     try:
-        if args.command in ("demo", "run"):
-            demo = args.command == "demo"
-            overrides = ([f"seeds={list(range(args.seeds))}"] if args.seeds else []) if demo else extra
-            commands.run_command("demo" if demo else args.config, overrides, args.out, args.device, progress, command,
-                                 deconv_demo=demo and not args.no_deconv)
-        elif args.command == "experiment":
-            commands.experiment_command(args.sources, extra, args.seeds, args.label_fractions, args.out, args.device,
-                                        progress, command)
-        elif args.command == "datasets":
-            commands.list_datasets(args.root)
-        elif args.command == "configs":
-            commands.list_configs()
-        elif args.command == "evaluate":
-            commands.evaluate_command(args.checkpoint, args.data, args.split, args.root)
-        elif args.command == "sample":
-            commands.sample_command(args.checkpoint, args.n, args.steps, args.every, args.shape, args.seed, args.out)
-        elif args.command == "visualize":
-            commands.visualize_command(args.checkpoint, args.layer, args.channels, args.top, args.data, args.split,
-                                       args.n, args.root, args.out)
+        with default_threads(getattr(args, "threads", "auto")):
+            if args.command in ("demo", "run"):
+                demo = args.command == "demo"
+                overrides = ([f"seeds={list(range(args.seeds))}"] if args.seeds else []) if demo else extra
+                commands.run_command("demo" if demo else args.config, overrides, args.out, args.device, progress,
+                                     command, deconv_demo=demo and not args.no_deconv)
+            elif args.command == "experiment":
+                commands.experiment_command(args.sources, extra, args.seeds, args.label_fractions, args.out,
+                                            args.device, progress, command)
+            elif args.command == "datasets":
+                commands.list_datasets(args.root)
+            elif args.command == "configs":
+                commands.list_configs()
+            elif args.command == "evaluate":
+                commands.evaluate_command(args.checkpoint, args.data, args.split, args.root)
+            elif args.command == "sample":
+                commands.sample_command(args.checkpoint, args.n, args.steps, args.every, args.shape, args.seed,
+                                        args.out)
+            elif args.command == "visualize":
+                commands.visualize_command(args.checkpoint, args.layer, args.channels, args.top, args.data, args.split,
+                                           args.n, args.root, args.out)
     except (ConfigError, ValueError, FileNotFoundError, TypeError) as exc:
         if debug:
             raise

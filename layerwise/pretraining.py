@@ -82,7 +82,7 @@ def pretrain(
     *,
     propagate: str | None = None,
     checkpoint_dir: str | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     callbacks: Sequence = (),
     **fit_options: Any,
 ) -> Stack:
@@ -102,8 +102,8 @@ def pretrain(
         attribute (``"mean"`` when absent): codes' means, or samples from q(h | x).
     checkpoint_dir : path-like, optional
         Run folder; layer k is checkpointed under ``layer{k}/``.
-    progress : bool
-        Progress bars.
+    progress : bool or {"auto", "bar", "lines", "off"}
+        Progress display of each layer's fit (see :mod:`layerwise.progress`).
     callbacks : sequence
         Passed to every layer's fit.
     **fit_options

@@ -58,7 +58,9 @@ from .distributed import all_reduce_mean, broadcast_flag, broadcast_parameters, 
 from .divergence import DivergenceWarning, warn_if_climbing, warn_if_worse
 from .locking import FolderLock
 from .loss_reader import LossReader
+from .progress import check_progress, make_progress
 from .resume import as_json, check_resume, check_resume_mode, restore_trainer_state
+from .threads import check_threads, choose_threads, set_intra_op_threads
 
 __all__ = ["fit", "History", "FitState", "Callback", "NonFiniteLossError", "NonFiniteParametersError",
            "DivergenceWarning", "resolve_device", "as_arrays", "all_reduce_mean"]
@@ -207,14 +209,6 @@ def schedule_factor(schedule: str | Callable[[int], float] | None, epoch: int, e
     return 0.95 ** epoch
 
 
-def _progress_bar(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
-
-
 @torch.no_grad()
 def _evaluate(model: nn.Module, batches: Iterable[tuple[Any, int]], prefix: str, with_loss: bool) -> dict[str, float]:
     """Mean training loss (in eval mode) and ``metrics`` over ``(batch, size)`` pairs, weighted by size."""
@@ -253,7 +247,8 @@ def fit(
     validation: Any = None,
     callbacks: Iterable[Callback | Callable] = (),
     *,
-    progress: bool = True,
+    progress: bool | str = True,
+    threads: str | int | None = None,
     shuffle: bool | None = None,
     lr_schedule: str | Callable[[int], float] | None = None,
     desc: str | None = None,
@@ -323,8 +318,17 @@ def fit(
         A callback's ``on_epoch_start(state)`` runs on every process at the start of each
         epoch, with ``state.epoch`` the 0-based epoch about to run (schedules set momentum or
         Gibbs steps there, from the epoch alone, so that resume gives the same run).
-    progress : bool
-        Show a tqdm progress bar with the live loss (rank 0 only).
+    progress : {True, False, "auto", "bar", "lines", "off"}
+        How to show progress (rank 0 only): ``"auto"`` (True) a tqdm bar with the live loss when
+        stderr is a terminal, else one line per epoch (and per 30 s); ``"bar"``, ``"lines"``,
+        ``"off"`` (False): see :mod:`layerwise.progress`.
+    threads : {"auto"} or int, optional
+        Intra-op threads on the CPU (``torch.set_num_threads``, process-global: set for the
+        call, the caller's value put back on return). ``"auto"``: 1 for a small model (a batch's
+        largest product below :data:`layerwise.threads.WORK_THRESHOLD` multiply-adds), all the
+        cores the process may use above it; None (default): ``"auto"``, or the command line's
+        ``--threads`` (:func:`layerwise.threads.default_threads`). Recorded in the history
+        (``threads``). See :mod:`layerwise.threads`.
     shuffle : bool, optional
         Reshuffle every epoch. None: True, or a DataLoader's own (another value is refused).
     lr_schedule : {"constant", "linear", "cosine", "exponential"} or callable, optional
@@ -376,9 +380,9 @@ def fit(
     -------
     History
         One dict per epoch: ``epoch``, ``loss`` (mean training loss; not with
-        ``track_loss=False``), ``lr``, ``seconds``, the model's ``metrics`` on a fixed training
-        subset (a loader's: the epoch's first samples; not with ``metrics=False``), and
-        validation entries.
+        ``track_loss=False``), ``lr``, ``seconds``, ``threads`` (the intra-op threads it trained
+        with), the model's ``metrics`` on a fixed training subset (a loader's: the epoch's first
+        samples; not with ``metrics=False``), and validation entries.
 
     Raises
     ------
@@ -424,7 +428,8 @@ def fit(
         initial_epoch = check_int("initial_epoch", initial_epoch, 0, epochs)
     if climb_patience is not None:
         climb_patience = check_int("climb_patience", climb_patience, 1)
-    progress = check_bool("progress", progress)
+    progress = check_progress(progress)
+    threads = check_threads(threads)
     track_loss, metrics = check_bool("track_loss", track_loss), check_bool("metrics", metrics)
     step_options = {} if track_loss or not has_step or not _takes_with_loss(model) else {"with_loss": False}
     shuffle = None if shuffle is None else check_bool("shuffle", shuffle)
@@ -468,9 +473,13 @@ def fit(
         **({} if metrics else {"metrics": False}),  # the metrics' draws are part of a run seeded once
         "lr_schedule": lr_schedule if (lr_schedule is None or isinstance(lr_schedule, str)) else "callable"})
 
+    described = source.describe()
+    n_threads = choose_threads(threads, model, batch_size, device, described if isinstance(described, list) else None)
+
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     main = rank == 0
     lock = FolderLock(run_dir).acquire() if main and run_dir is not None else None
+    threads_before = set_intra_op_threads(n_threads)  # process-global: put back in the finally below
     bar, bases_set = None, False
     try:
         state = FitState(model=model, optimizer=opt, device=device, epochs=epochs,
@@ -511,8 +520,8 @@ def fit(
 
         monitored = getattr(model, "monitored_metric", "loss")  # see layerwise.divergence
         n_batches = source.n_batches  # None for a stream without a length
-        bar = _progress_bar(n_batches and n_batches * max(epochs - state.epoch, 0), progress and main,
-                            desc or type(model).__name__)
+        bar = make_progress(progress, n_batches and n_batches * max(epochs - state.epoch, 0),
+                            desc or type(model).__name__, main)
         for cb in callbacks:
             if main and hasattr(cb, "on_fit_start"):
                 cb.on_fit_start(state)
@@ -574,6 +583,9 @@ def fit(
                 record.update(_evaluate(model, val_source.evaluation_batches(max(batch_size or 0, 256)), "val_",
                                         with_loss=True))
             record["seconds"] = time.perf_counter() - t0
+            record["threads"] = n_threads
+            if hasattr(bar, "epoch_end"):  # progress="lines": the epoch's line
+                bar.epoch_end(f"{epoch + 1}/{epochs}", record)
             state.history.append(record)
             state.epoch = epoch + 1
             if main:  # callbacks may add entries to the record (an AIS estimate, say) before it is saved
@@ -591,6 +603,7 @@ def fit(
                                      history=state.history, fit_config=fit_config)
                 state.history.to_csv(run_dir / "history.csv")
     finally:
+        set_intra_op_threads(threads_before)
         if bar is not None:
             bar.close()
         if initial_epoch is not None and bases_set:

@@ -9,7 +9,7 @@
         ``movies``, ``locking``, ``model_summary``
    2    ``units``, ``partition``, ``likelihood`` (imports partition), ``sandwich`` (imports both),
         ``training``, ``optim``, ``resume``, ``divergence``, ``amp``, ``data_source``, ``distributed``,
-        ``loss_reader`` (the last six imported by training)
+        ``loss_reader``, ``threads``, ``progress`` (the last eight imported by training)
    3    ``pretraining``, ``callbacks``, ``presets``, ``loggers``, ``stopping``
    4    ``models``
    5    ``deconv`` (the public facade of the conv models), ``sklearn``
@@ -41,7 +41,7 @@ LAYERS = {
     "faces": 1,  # deprecated shim of datasets.faces
     "model_summary": 1,
     "units": 2, "partition": 2, "likelihood": 2, "sandwich": 2, "training": 2, "optim": 2, "resume": 2, "divergence": 2,
-    "amp": 2, "data_source": 2, "distributed": 2, "loss_reader": 2,  # imported by training
+    "amp": 2, "data_source": 2, "distributed": 2, "loss_reader": 2, "threads": 2, "progress": 2,  # imported by training
     "pretraining": 3, "callbacks": 3, "presets": 3, "loggers": 3, "stopping": 3,
     "models": 4,
     "deconv": 5, "sklearn": 5,

@@ -325,7 +325,9 @@ def test_training_step_override_sees_every_sample_once_per_epoch():
                           r"f\(state, record\)\. Got 42 \(int\)"),
     ({"callbacks": 42}, r"'callbacks' parameter must be a list of Callback objects or callables"),
     ({"callbacks": Callback()}, r"'callbacks' parameter must be a list"),
-    ({"progress": 1}, r"'progress' parameter must be a bool \(True or False\)\. Got 1"),
+    ({"progress": 1}, r"'progress' parameter must be True, False or one of \{'auto', 'bar', 'lines', 'off'\}\. "
+                      r"Got 1"),
+    ({"threads": 0}, r"'threads' parameter must be an int in the range \[1, inf\)\. Got 0"),
     ({"shuffle": "yes"}, r"'shuffle' parameter must be a bool"),
     ({"desc": 3}, r"'desc' parameter must be a str or None\. Got 3"),
     ({"checkpoint_dir": 3}, r"'checkpoint_dir' parameter must be a path"),

@@ -11,6 +11,7 @@ import torch
 
 from .. import datasets, deconv, plots
 from .._validation import check_int
+from ..threads import describe_threads
 from ..checkpoint import load_model
 from .compare import baselines_of, load_experiment, parse_fractions, run_experiment
 from .config import builtin_configs, load_config
@@ -55,7 +56,7 @@ def run_command(name: str, overrides: Sequence[str], out: Path | None, device: s
     overrides = [*overrides, f"device={device}"] if device else list(overrides)
     cfg = load_config(name, overrides)
     out = check_out(out or default_run_dir(cfg.name))
-    log(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}")
+    log(f"layerwise: {cfg.name} ({cfg.task}), seeds {cfg.seeds}, run folder {out}, {describe_threads()}")
     t0 = time.perf_counter()
     report = run(cfg, out, command=command, progress=progress, log=log)
     if deconv_demo:
@@ -104,7 +105,7 @@ def experiment_command(sources: Sequence[str], overrides: Sequence[str], seeds: 
     out = check_out(out or default_run_dir("experiment"))
     cells = sum(len(c.variants) for c in configs) * len(seed_list) * len(fraction_list)
     log(f"layerwise experiment: {len(configs)} run file(s), {cells} cells ({len(seed_list)} seeds x "
-        f"{len(fraction_list)} label fractions), folder {out}")
+        f"{len(fraction_list)} label fractions), folder {out}, {describe_threads()}")
     t0 = time.perf_counter()
     rows = run_experiment(configs, out, seed_list, fraction_list, progress=progress, log=log)
     baselines = baselines_of(configs)

@@ -166,6 +166,12 @@ def _samples(out: Path, cfg: RunConfig, data: Prepared, draw: Callable, n_visibl
     return SamplePictures(out, draw, n_visible, grid_shape(data.image_shape), ev.samples, ev.sample_steps, cfg.seeds[0])
 
 
+def _ais_bar(progress: bool | str) -> bool:
+    """AIS's bar over the temperatures (drawn only on a terminal) unless training's progress is
+    lines or off: a log gets no bar frames."""
+    return progress in (True, "auto", "bar")
+
+
 def _fit(cfg: RunConfig, model, data, out: Path, progress: bool, callbacks: list, **options):
     """fit with the ``train`` section, checkpoints into ``out``, and the schedules of the ``preset``."""
     schedules = get_preset(cfg.preset).callbacks() if cfg.preset is not None else []
@@ -205,7 +211,7 @@ def _rbm(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     if ev.ais_runs > 0:
         gen = torch.Generator(device=model.weight.device).manual_seed(cfg.seeds[0])
         ais = partition.ais_log_partition(model, n_runs=ev.ais_runs, n_betas=ev.ais_betas,
-                                          data=data.train_x, generator=gen, progress=progress)
+                                          data=data.train_x, generator=gen, progress=_ais_bar(progress))
         with torch.no_grad():
             # log Z is at least the proven floor: below it, ll is the proven upper bound -F(v) - floor
             ll = float(model.log_likelihood(data.test_x.to(model.weight.device), log_z=ais).mean())
@@ -232,7 +238,8 @@ def _dbn(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     test: dict[str, Any] = {}
     ev = cfg.evaluate
     if ev.ais_runs > 0 and len(hidden) == 2:
-        log_z = dbn.rbms[-1].log_partition(method="ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas, progress=progress)
+        log_z = dbn.rbms[-1].log_partition(method="ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas,
+                                           progress=_ais_bar(progress))
         bound = dbn.lower_bound(data.test_x.to(device), log_z=log_z)
         test["lower_bound"] = float(bound.mean())
     if ev.updown_epochs > 0:
@@ -345,7 +352,7 @@ def _dbm(cfg: RunConfig, data: Prepared, options: dict, out: Path, progress: boo
     if ev.ais_runs > 0:
         dev = model.weights[0].device
         ais = model.log_partition("ais", n_runs=ev.ais_runs, n_betas=ev.ais_betas, data=data.train_x,
-                                  generator=torch.Generator(device=dev).manual_seed(seed), progress=progress)
+                                  generator=torch.Generator(device=dev).manual_seed(seed), progress=_ais_bar(progress))
         with torch.no_grad():
             bound = float(model.lower_bound(data.test_x.to(dev), log_z=ais).mean())  # log Z >= the floor
         test.update({"log_z_ais": ais.log_z, "lower_bound_ais": bound, "log_z_floor": ais.floor,
