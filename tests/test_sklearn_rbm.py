@@ -120,7 +120,7 @@ def test_quiet_fit_computes_nothing_per_epoch_and_trains_the_same_weights(small,
     quiet = RBMTransformer(**params).fit(small)
     loud = RBMTransformer(**params, verbose=1).fit(small)
     assert "pseudo-likelihood" in capsys.readouterr().out
-    assert quiet.history_.columns == ["epoch", "lr", "seconds"]
+    assert quiet.history_.columns == ["epoch", "lr", "seconds", "threads"]
     assert {"reconstruction_error", "free_energy", "pseudo_log_likelihood"} <= set(loud.history_.columns)
     assert "loss" not in loud.history_.columns
     for a, b in zip(quiet.model_.state_dict().values(), loud.model_.state_dict().values()):

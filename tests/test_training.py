@@ -153,7 +153,7 @@ def test_track_loss_and_metrics_off_record_neither_and_train_the_same_weights():
     for a, b in zip(full.state_dict().values(), lean.state_dict().values()):
         assert torch.equal(a, b)
     assert "loss" in h_full.columns and "pseudo_log_likelihood" in h_full.columns
-    assert h_lean.columns == ["epoch", "lr", "seconds"]
+    assert h_lean.columns == ["epoch", "lr", "seconds", "threads"]
     assert [r["epoch"] for r in h_lean] == [1, 2, 3]
     only_metrics = run(make_rbm, track_loss=False)[1]
     assert only_metrics["reconstruction_error"] == h_full["reconstruction_error"] and "loss" not in only_metrics.columns

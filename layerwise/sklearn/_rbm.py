@@ -106,7 +106,7 @@ class RBMTransformer(EpochTrainerMixin, ClassNamePrefixFeaturesOutMixin, Transfo
         with CD, where the negative phase starts at the data, from ``p(h | v)`` of the last
         ``batch_size`` rows of the last ``X`` trained on. Set by ``fit`` and ``partial_fit``.
     history_ : layerwise.History
-        One record per epoch: ``epoch``, ``lr`` and ``seconds``; with ``verbose`` also the
+        One record per epoch: ``epoch``, ``lr``, ``seconds`` and ``threads``; with ``verbose`` also the
         monitor's metrics (``reconstruction_error``, ``free_energy``, ``pseudo_log_likelihood``
         of at most 1024 training samples). The CD surrogate loss is not recorded, and with
         ``verbose=0`` nothing is computed per epoch beyond the updates (as ``BernoulliRBM``):
