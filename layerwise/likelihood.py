@@ -44,7 +44,7 @@ from .functional import binary_states, sample_bernoulli
 from .partition import (CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition,
                         base_model_bias, check_betas, in_float64, progress_bar)
 
-__all__ = ["RAISEResult", "LikelihoodBounds", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds",
+__all__ = ["RAISEResult", "LikelihoodBounds", "Sandwich", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds",
            "dbm_raise_log_likelihood", "dbm_log_likelihood_bounds"]
 
 
@@ -281,8 +281,53 @@ def raise_log_likelihood(
 # ---- the sandwich -----------------------------------------------------------------------------
 
 
+class Sandwich:
+    """What the ``[lower, upper]`` results share (:class:`LikelihoodBounds`,
+    :class:`layerwise.sandwich.SandwichBounds`): the width, whether the ends crossed, a
+    Markov interval, unpacking as ``lo, hi`` and a one-line text. Subclasses hold ``lower`` and
+    ``upper`` (floats, nats) and say in their docstrings what each end bounds."""
+
+    lower: float
+    upper: float
+
+    @property
+    def width(self) -> float:
+        """``upper - lower`` in nats (negative when the two ends cross; ``inf`` without an upper end)."""
+        return self.upper - self.lower
+
+    @property
+    def crossed(self) -> bool:
+        """``lower > upper``: at least one end is off by more than the gap (too few runs, or a
+        schedule too short for the annealing model to be close to the model); lengthen the
+        schedule before quoting either number."""
+        return self.lower > self.upper
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        r"""``[lower - t, upper + t]`` with ``t = log(2 / (1 - confidence))``: a sure-probability
+        widening of the sandwich by Markov's inequality.
+
+        Each end averages weights whose expectation is known (AIS: ``E[Z_hat] = Z``; RAISE:
+        ``E[p_hat(v) / p_ann(v)] = 1``; reverse AIS: ``E[exp(-r)] = 1 / p(v)``). Markov's
+        inequality gives ``P(log x_hat >= log x + t) <= exp(-t)`` for each, and through the
+        arithmetic-geometric mean inequality the same for a mean over test vectors of per-vector
+        logs. With ``exp(-t) = (1 - confidence) / 2`` for each end, the interval contains what the
+        two ends bracket with probability at least ``confidence`` (for RAISE: whenever
+        ``mean log p_ann(v) <= mean log p(v)``, see :func:`log_likelihood_bounds`). It is wide
+        (3.7 nats at 95 %) but assumes nothing about how well the chains mixed.
+        """
+        confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
+        t = math.log(2.0 / (1.0 - confidence))
+        return self.lower - t, self.upper + t
+
+    def __iter__(self):
+        return iter((self.lower, self.upper))
+
+    def __str__(self) -> str:
+        return f"[{self.lower:.3f}, {self.upper:.3f}] nats (width {self.width:.3f})"
+
+
 @dataclass
-class LikelihoodBounds:
+class LikelihoodBounds(Sandwich):
     """The mean test log-likelihood as ``[lower, upper]`` (:func:`log_likelihood_bounds`).
 
     Attributes
@@ -309,42 +354,6 @@ class LikelihoodBounds:
     raise_result: RAISEResult
     ais: AISResult | None
     neg_free_energy: Tensor
-
-    @property
-    def width(self) -> float:
-        """``upper - lower`` in nats (negative when the two estimates cross)."""
-        return self.upper - self.lower
-
-    @property
-    def crossed(self) -> bool:
-        """``lower > upper``: at least one end is off by more than the gap (too few runs, or a
-        schedule too short for RAISE's annealing model to be close to the RBM); lengthen the
-        schedule before quoting either number."""
-        return self.lower > self.upper
-
-    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        r"""``[lower - t, upper + t]`` with ``t = log(2 / (1 - confidence))``: a sure-probability
-        widening of the sandwich by Markov's inequality.
-
-        Both estimators average weights whose expectation is known: ``E[Z_hat] = Z`` (AIS) and
-        ``E[p_hat(v) / p_ann(v)] = 1`` (RAISE). Markov's inequality gives
-        ``P(log Z_hat >= log Z + t) <= exp(-t)`` and, through the arithmetic-geometric mean
-        inequality ``mean_i log(p_hat_i / p_ann_i) <= log mean_i (p_hat_i / p_ann_i)``,
-        ``P(lower >= mean log p_ann + t) <= exp(-t)``. With ``exp(-t) = (1 - confidence) / 2``
-        for each end, the interval contains ``mean log p(v)`` with probability at least
-        ``confidence`` whenever ``mean log p_ann(v) <= mean log p(v)`` on the test vectors
-        (the lower end's assumption, see :func:`log_likelihood_bounds`). It is wide (3.7 nats at
-        95 %) but assumes nothing about how well either chain mixed.
-        """
-        confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
-        t = math.log(2.0 / (1.0 - confidence))
-        return self.lower - t, self.upper + t
-
-    def __iter__(self):
-        return iter((self.lower, self.upper))
-
-    def __str__(self) -> str:
-        return f"[{self.lower:.3f}, {self.upper:.3f}] nats (width {self.width:.3f})"
 
 
 @torch.no_grad()

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 
 from ._validation import check_int, check_real
-from .likelihood import reverse_anneal
+from .likelihood import Sandwich, reverse_anneal
 from .partition import MIN_ESS, AISResult, AnnealingPath, LowESSWarning, anneal
 
 __all__ = ["ISResult", "SandwichBounds", "bidirectional_anneal", "effective_sample_size", "log_mean_exp",
@@ -106,7 +106,7 @@ class ISResult:
 
 
 @dataclass
-class SandwichBounds:
+class SandwichBounds(Sandwich):
     r"""A mean log-likelihood (or bound) as ``[lower, upper]``, with its per-row ends.
 
     What the ends bound is the producer's to say:
@@ -119,7 +119,10 @@ class SandwichBounds:
       log-marginal replaced by its RAISE estimate (conservative), ``upper`` the bound with the
       top RBM's log Z from AIS (optimistic); together they bracket the bound with the exact log Z.
 
-    ``lo, hi = bounds`` unpacks.
+    ``lo, hi = bounds`` unpacks; :meth:`interval` widens the ends by Markov's inequality (for BDMC:
+    ``E[w_i] = p(v_i)`` forward, ``E[exp(-r_i)] = 1 / p(v_i)`` reverse, so it contains
+    ``mean log p(v)`` with probability at least ``confidence`` whatever the mixing; for the DBN's
+    interval the same holds of each end around what it bounds).
 
     Attributes
     ----------
@@ -147,16 +150,6 @@ class SandwichBounds:
     details: dict = field(default_factory=dict, repr=False)
 
     @property
-    def width(self) -> float:
-        """``upper - lower`` in nats (``inf`` without an upper end, negative when the ends cross)."""
-        return self.upper - self.lower
-
-    @property
-    def crossed(self) -> bool:
-        """``lower > upper``: at least one end is off by more than its noise; lengthen the schedule."""
-        return self.lower > self.upper
-
-    @property
     def lower_ess(self) -> Tensor | None:
         """Per row, the effective sample size of the lower end's weights (None without them)."""
         return None if self.lower_log_weights is None else effective_sample_size(self.lower_log_weights)
@@ -165,27 +158,6 @@ class SandwichBounds:
     def upper_ess(self) -> Tensor | None:
         """Per row, the effective sample size of the upper end's weights ``exp(-r)`` (None without them)."""
         return None if self.upper_log_weights is None else effective_sample_size(-self.upper_log_weights)
-
-    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        r"""``[lower - t, upper + t]``, ``t = log(2 / (1 - confidence))``: for BDMC, an interval that
-        contains ``mean log p(v)`` with probability at least ``confidence``, whatever the mixing.
-
-        Each end averages weights of known expectation (``E[w_i] = p(v_i)`` forward,
-        ``E[exp(-r_i)] = 1 / p(v_i)`` reverse). With ``x_i`` the ratio of the per-row estimate to
-        ``p(v_i)`` (or its inverse), ``E[x_i] = 1``, and by the arithmetic-geometric mean inequality
-        and Markov's, ``P(mean_i log x_i >= t) <= P(mean_i x_i >= e^t) <= e^{-t}``; ``e^{-t} =
-        (1 - confidence) / 2`` for each end. It is wide (3.7 nats at 95 %) but assumes nothing of
-        the chains. (For the DBN's interval the same holds of each end around what it bounds.)
-        """
-        confidence = check_real("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
-        t = math.log(2.0 / (1.0 - confidence))
-        return self.lower - t, self.upper + t
-
-    def __iter__(self):
-        return iter((self.lower, self.upper))
-
-    def __str__(self) -> str:
-        return f"[{self.lower:.3f}, {self.upper:.3f}] nats (width {self.width:.3f})"
 
 
 def sigmoid_betas(n_betas: int, scale: float = 4.0) -> Tensor:
