@@ -42,7 +42,7 @@ from torch import Tensor
 from ._validation import check_choice, check_int, check_real, check_tensor
 from .functional import binary_states, sample_bernoulli
 from .partition import (CHUNK_ELEMENTS, AISResult, AnnealingPath, RBMPath, ais_betas, ais_log_partition,
-                        base_model_bias, check_betas, in_float64, progress_bar)
+                        base_model_bias, check_betas, effective_sample_size, in_float64, progress_bar)
 
 __all__ = ["RAISEResult", "LikelihoodBounds", "Sandwich", "reverse_anneal", "raise_log_likelihood", "log_likelihood_bounds",
            "dbm_raise_log_likelihood", "dbm_log_likelihood_bounds"]
@@ -135,8 +135,7 @@ class RAISEResult:
     def effective_sample_size(self) -> Tensor:
         """Per test vector ``(sum_r w_r)^2 / sum_r w_r^2``: n_runs for equal weights, near 1
         when one chain dominates (then the estimate is mostly the Jensen gap)."""
-        lw = self.log_weights
-        return torch.exp(2 * torch.logsumexp(lw, 1) - torch.logsumexp(2 * lw, 1))
+        return effective_sample_size(self.log_weights)
 
     def __float__(self) -> float:
         return self.mean

@@ -45,16 +45,10 @@ from torch import Tensor
 
 from ._validation import check_int, check_real
 from .likelihood import Sandwich, reverse_anneal
-from .partition import MIN_ESS, AISResult, AnnealingPath, LowESSWarning, anneal
+from .partition import MIN_ESS, AISResult, AnnealingPath, LowESSWarning, anneal, effective_sample_size
 
 __all__ = ["ISResult", "SandwichBounds", "bidirectional_anneal", "effective_sample_size", "log_mean_exp",
            "sigmoid_betas", "warn_low_ess"]
-
-
-def effective_sample_size(log_weights: Tensor) -> Tensor:
-    """Per row of ``log_weights`` (..., K), ``(sum_k w_k)^2 / sum_k w_k^2`` (Kong 1992): K for equal
-    weights, near 1 when one weight dominates."""
-    return torch.exp(2 * torch.logsumexp(log_weights, -1) - torch.logsumexp(2 * log_weights, -1))
 
 
 def warn_low_ess(ess: Tensor, what: str, stacklevel: int = 3) -> None:

@@ -64,6 +64,7 @@ from .ais import (
     base_model_bias,
     check_ais_result,
     check_betas,
+    effective_sample_size,
     progress_bar,
 )
 from .exact import CHUNK_ELEMENTS, MAX_ENUMERATED_UNITS, exact_log_partition, in_float64
@@ -79,6 +80,7 @@ from .likelihood import (
 )
 
 __all__ = [
+    "effective_sample_size",
     "AISResult",
     "AISWarning",
     "AnnealingPath",

@@ -26,6 +26,7 @@ from .schedules import betas_from_variance, nonempty_segments, steps_per_segment
 
 __all__ = [
     "base_model_bias",
+    "effective_sample_size",
     "AISResult",
     "AISWarning",
     "AnnealingPath",
@@ -73,6 +74,13 @@ class MissedModeError(RuntimeError):
     """Raised instead of :class:`MissedModeWarning` with ``floor_check="raise"``."""
 
 
+def effective_sample_size(log_weights: Tensor) -> Tensor:
+    """Per row of ``log_weights`` (..., K), ``(sum_k w_k)^2 / sum_k w_k^2`` (Kong 1992): K for equal
+    weights, near 1 when one weight dominates. The one formula behind every ESS layerwise reports
+    (AIS, RAISE, importance sampling, bidirectional Monte Carlo)."""
+    return torch.exp(2 * torch.logsumexp(log_weights, -1) - torch.logsumexp(2 * log_weights, -1))
+
+
 @dataclass
 class AISResult:
     r"""The outcome of :func:`anneal` (:func:`ais_log_partition`, ``DBM.log_partition("ais")``).
@@ -115,8 +123,7 @@ class AISResult:
     @property
     def effective_sample_size(self) -> float:
         """``(sum w)^2 / sum w^2`` (Kong 1992): n_runs for equal weights, near 1 when one run dominates."""
-        lw = self.log_weights
-        return float(torch.exp(2 * torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)))
+        return float(effective_sample_size(self.log_weights))
 
     @property
     def log_weight_std(self) -> float:
