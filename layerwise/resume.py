@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,13 +60,11 @@ def check_resume_mode(resume: Any) -> bool | str:
 
 
 def _plain(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.item() if obj.numel() == 1 else obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item"):
-        return obj.item()
-    return repr(obj)
+    """The checkpoint's JSON form (:func:`layerwise.checkpoint.json_value`), else the repr."""
+    try:
+        return ckpt.json_value(obj)
+    except TypeError:
+        return repr(obj)
 
 
 def as_json(value: Any) -> Any:

@@ -47,7 +47,7 @@ META_FILE = "checkpoint.json"
 #: Memory a rebuilt model may hold beyond twice its checkpoint's tensors (non-persistent buffers).
 ALLOCATION_SLACK = 64 * 2**20
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "CheckpointError", "model_spec",
+__all__ = ["save_checkpoint", "json_value", "load_checkpoint", "load_model", "CheckpointError", "model_spec",
            "remove_leftovers", "MODEL_CLASSES", "MOVED_CLASSES"]
 
 
@@ -216,7 +216,7 @@ def save_checkpoint(
         share_like_umask(tmp, folder=True)  # mkdtemp's 0700 would hide the checkpoint from colleagues
         save_file(_tensors_for_saving(model.state_dict()), str(tmp / MODEL_FILE))
         save_file(_tensors_for_saving(tensors), str(tmp / TRAINER_FILE))
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=1, default=json_value))
         for name in (MODEL_FILE, TRAINER_FILE, META_FILE):
             share_like_umask(tmp / name)  # safetensors writes 0600
             _fsync(tmp / name)
@@ -234,7 +234,9 @@ def save_checkpoint(
     return path
 
 
-def _json_default(obj):
+def json_value(obj):
+    """A checkpoint's JSON form of ``obj`` (``json.dumps``'s ``default``): a tensor as a number or a
+    list, a path as a string, a numpy scalar as a number; anything else raises TypeError."""
     if isinstance(obj, torch.Tensor):
         return obj.item() if obj.numel() == 1 else obj.tolist()
     if isinstance(obj, Path):
